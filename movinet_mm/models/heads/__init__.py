@@ -1,0 +1,3 @@
+from .movinet_head import MoViNetHead
+
+__all__ = ['MoViNetHead']

@@ -1,0 +1,89 @@
+"""The MoViNet classifier head: running-mean pool, 2048-d hidden layer, classes."""
+from typing import Mapping, Optional, Tuple
+
+import torch
+from mmaction.models.heads.base import BaseHead
+from mmaction.registry import MODELS
+from torch import Tensor, nn
+
+from ..layers import GlobalAvgPool, StreamState, build_activation
+from ..layers.state import check_state
+
+HEAD_STATE_PREFIX = 'state_head'
+
+
+@MODELS.register_module()
+class MoViNetHead(BaseHead):
+    """pool -> 1x1x1 conv (hidden) -> activation -> dropout -> 1x1x1 conv.
+
+    The pool is the official head's: the mean over every frame seen so far
+    (across ``forward_stream`` calls too), never a causal per-frame mean. The
+    two 1x1x1 convs act on a pooled vector and are stored as ``nn.Linear``.
+
+    Args:
+        num_classes (int): number of classes.
+        in_channels (int): the backbone's ``project_channels``.
+        hidden_channels (int): 2048 (1024 for T0).
+        dropout_ratio (float): dropout before the classifier.
+        activation (str): of the hidden layer; 'swish' in the official
+            models, stream ones included.
+        init_std (float): std of the classifier's normal init.
+        kwargs: ``BaseHead`` arguments (``loss_cls``, ``label_smooth_eps``,
+            ``topk``, ``average_clips``...).
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 hidden_channels: int = 2048,
+                 dropout_ratio: float = 0.2,
+                 activation: str = 'swish',
+                 init_std: float = 0.01,
+                 loss_cls: dict = dict(type='CrossEntropyLoss'),
+                 **kwargs):
+        super().__init__(num_classes, in_channels, loss_cls, **kwargs)
+        if num_classes < 1:
+            raise ValueError(f'num_classes must be >= 1, got {num_classes}')
+        self.hidden_channels = hidden_channels
+        self.init_std = init_std
+        self.pool = GlobalAvgPool(causal=False, state_prefix=HEAD_STATE_PREFIX)
+        self.fc_hidden = nn.Linear(in_channels, hidden_channels)
+        self.act = build_activation(activation)
+        self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio > 0 else None
+        self.fc_cls = nn.Linear(hidden_channels, num_classes)
+
+    def state_shapes(self, batch_size: int) -> dict:
+        return {
+            f'{HEAD_STATE_PREFIX}_pool_buffer':
+            (batch_size, self.in_channels, 1, 1, 1),
+            f'{HEAD_STATE_PREFIX}_pool_frame_count': (batch_size, ),
+        }
+
+    def init_weights(self) -> None:
+        fan_in = self.fc_hidden.in_features
+        std = (2.0 / fan_in)**0.5 / 0.87962566103423978
+        nn.init.trunc_normal_(self.fc_hidden.weight, 0.0, std, -2 * std,
+                              2 * std)
+        nn.init.zeros_(self.fc_hidden.bias)
+        nn.init.normal_(self.fc_cls.weight, 0.0, self.init_std)
+        nn.init.zeros_(self.fc_cls.bias)
+
+    def _classify(self, pooled: Tensor) -> Tensor:
+        x = self.act(self.fc_hidden(pooled.flatten(1)))
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.fc_cls(x)
+
+    def forward(self, x: Tensor, **kwargs) -> Tensor:
+        """Class scores ``[N, num_classes]`` of features ``[N, C, T, H, W]``."""
+        pooled, _ = self.pool(x)
+        return self._classify(pooled)
+
+    def forward_stream(self, x: Tensor,
+                       state: Optional[Mapping[str, Tensor]] = None
+                       ) -> Tuple[Tensor, StreamState]:
+        """Scores of all frames seen so far, and the next pool state."""
+        if state is not None:
+            check_state(state, self.state_shapes(x.shape[0]), 'head')
+        pooled, new_state = self.pool(x, state)
+        return self._classify(pooled), new_state

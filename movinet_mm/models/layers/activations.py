@@ -1,0 +1,43 @@
+"""Activations with the official TensorFlow constants."""
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class HardSigmoid(nn.Module):
+    """``relu6(x + 3) * 0.16667``: the official constant is not exactly 1/6.
+
+    Neither torch's ``nn.Hardsigmoid`` (x / 6 + 0.5) nor Keras' legacy
+    ``hard_sigmoid`` (0.2 x + 0.5) matches it.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu6(x + 3.0) * 0.16667
+
+
+class HardSwish(nn.Module):
+    """``x * relu6(x + 3) / 6``, in the official operation order."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * F.relu6(x + 3.0) * (1.0 / 6.0)
+
+
+_ACTIVATIONS = {
+    'swish': nn.SiLU,
+    'hard_swish': HardSwish,
+    'sigmoid': nn.Sigmoid,
+    'hard_sigmoid': HardSigmoid,
+    'relu': nn.ReLU,
+    'relu6': nn.ReLU6,
+    'identity': nn.Identity,
+}
+
+ACTIVATION_NAMES = tuple(_ACTIVATIONS)
+
+
+def build_activation(name: str) -> nn.Module:
+    try:
+        return _ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f'unknown activation {name!r}; expected one of '
+                         f'{sorted(_ACTIVATIONS)}') from None

@@ -1,0 +1,91 @@
+"""Poolings: the skip path's TF 'SAME' average pool and the stateful global poolings."""
+from typing import Mapping, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .conv import tf_same_padding
+from .state import StreamState, lookup, zero_frame_count
+
+
+def _valid_cells(size: int, pad_before: int, out_size: int) -> list:
+    """How many real cells each 3-wide, stride-2 window covers."""
+    starts = [2 * i - pad_before for i in range(out_size)]
+    return [min(s + 3, size) - max(s, 0) for s in starts]
+
+
+class SamePadAvgPool(nn.Module):
+    """3x3 stride-2 spatial average pool, TF 'SAME', padding excluded.
+
+    TF divides each window by the number of real (unpadded) cells, and its
+    'SAME' padding is asymmetric on even sizes, so we pad explicitly, sum
+    each window and divide by the count of real cells in it.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        top, bottom = tf_same_padding(h, 3, 2)
+        left, right = tf_same_padding(w, 3, 2)
+        sums = F.avg_pool3d(F.pad(x, (left, right, top, bottom)), (1, 3, 3),
+                            (1, 2, 2), divisor_override=1)
+        rows = _valid_cells(h, top, sums.shape[-2])
+        cols = _valid_cells(w, left, sums.shape[-1])
+        count = torch.tensor(rows, dtype=x.dtype, device=x.device)[:, None] * \
+            torch.tensor(cols, dtype=x.dtype, device=x.device)[None, :]
+        return sums / count
+
+
+def spatial_mean(x: Tensor) -> Tensor:
+    """``[N, C, T, H, W]`` -> ``[N, C, T, 1, 1]``."""
+    return x.mean(dim=(3, 4), keepdim=True)
+
+
+class GlobalAvgPool(nn.Module):
+    """Global average over time and space that can continue across calls.
+
+    State: ``{prefix}_pool_buffer`` (running sum over frames of the per-frame
+    spatial means, ``[N, C, 1, 1, 1]``) and ``{prefix}_pool_frame_count``.
+
+    - ``causal=False``: one mean over every frame seen so far,
+      ``[N, C, 1, 1, 1]`` (the head's pool, and the base models' SE).
+    - ``causal=True``: a cumulative mean, one per frame: output frame t is
+      the mean over frames 0..t, ``[N, C, T, 1, 1]`` (the stream SE).
+    """
+
+    def __init__(self, causal: bool, state_prefix: str):
+        super().__init__()
+        self.causal = causal
+        self.buffer_name = f'{state_prefix}_pool_buffer'
+        self.count_name = f'{state_prefix}_pool_frame_count'
+
+    def forward(self, x: Tensor, state: Optional[Mapping[str, Tensor]] = None
+                ) -> Tuple[Tensor, StreamState]:
+        frames = spatial_mean(x)
+        n, _, t = frames.shape[:3]
+        buffer = lookup(state, self.buffer_name)
+        count = lookup(state, self.count_name)
+        if count is None:
+            count = zero_frame_count(x)
+        elif count.shape != (n, ):
+            raise ValueError(f'state {self.count_name!r} has shape '
+                             f'{tuple(count.shape)}, expected ({n},)')
+        if self.causal:
+            sums = torch.cumsum(frames, dim=2)
+            if buffer is not None:
+                sums = sums + buffer.to(sums.dtype)
+            steps = torch.arange(1, t + 1, device=x.device)
+            divisor = (count.view(n, 1) + steps.view(1, t)).to(sums.dtype)
+            out = sums / divisor.view(n, 1, t, 1, 1)
+            new_buffer = sums[:, :, -1:]
+        else:
+            new_buffer = frames.sum(dim=2, keepdim=True)
+            if buffer is not None:
+                new_buffer = new_buffer + buffer.to(new_buffer.dtype)
+            divisor = (count + t).to(new_buffer.dtype)
+            out = new_buffer / divisor.view(n, 1, 1, 1, 1)
+        if buffer is not None and buffer.shape != new_buffer.shape:
+            raise ValueError(f'state {self.buffer_name!r} has shape '
+                             f'{tuple(buffer.shape)}, expected '
+                             f'{tuple(new_buffer.shape)}')
+        return out, {self.buffer_name: new_buffer, self.count_name: count + t}

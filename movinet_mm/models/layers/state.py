@@ -1,0 +1,83 @@
+"""The streaming state: a flat mapping of named tensors, passed in and out.
+
+Names follow the official TensorFlow MoViNet (``state_block{i}_layer{j}_stream_buffer``,
+``..._pool_buffer``, ``..._pool_frame_count``, ``..._pos_enc_frame_count``,
+``state_head_pool_buffer``, ``state_head_pool_frame_count``), so conversion and
+export stay mechanical. Layouts are PyTorch's (channels first):
+
+- ``*_stream_buffer``: ``[N, C, kt - 1, H, W]``, the last frames a causal conv saw;
+- ``*_pool_buffer``: ``[N, C, 1, 1, 1]``, a running sum of per-frame spatial means;
+- ``*_frame_count``: ``[N]`` int64, frames seen so far (per sample, unlike TF's
+  shared ``[1]``, so that one sample of a batch can be reset alone).
+
+Every tensor has the batch first, so a state can be sliced, stacked and reset
+per sample. Float tensors follow the input's dtype and device.
+"""
+from typing import Dict, Mapping, Optional
+
+import torch
+from torch import Tensor
+
+StreamState = Dict[str, Tensor]
+
+
+def is_frame_count(name: str) -> bool:
+    return name.endswith('frame_count')
+
+
+def lookup(state: Optional[Mapping[str, Tensor]], name: str) -> Optional[Tensor]:
+    """The entry ``name`` of ``state``, or None when streams start fresh."""
+    if state is None:
+        return None
+    return state.get(name)
+
+
+def zero_frame_count(x: Tensor) -> Tensor:
+    return torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+
+
+def reset_state(state: Mapping[str, Tensor], mask: Tensor) -> StreamState:
+    """A new state in which the samples where ``mask`` is True start afresh.
+
+    Args:
+        state: a state returned by ``stream_step``.
+        mask: bool tensor ``[N]``; True resets that sample's stream.
+    """
+    mask = torch.as_tensor(mask, dtype=torch.bool)
+    out: StreamState = {}
+    for name, value in state.items():
+        if mask.shape != (value.shape[0], ):
+            raise ValueError(
+                f'reset mask must have shape [{value.shape[0]}] (one flag per '
+                f'sample), got {tuple(mask.shape)}')
+        reset = mask.to(value.device).view(-1, *([1] * (value.dim() - 1)))
+        out[name] = torch.where(reset, torch.zeros_like(value), value)
+    return out
+
+
+def select_samples(state: Mapping[str, Tensor], index: Tensor) -> StreamState:
+    """The state of the samples ``index`` (e.g. to drop finished streams)."""
+    return {name: value[index] for name, value in state.items()}
+
+
+def state_nbytes(state: Mapping[str, Tensor]) -> int:
+    return sum(v.numel() * v.element_size() for v in state.values())
+
+
+def check_state(state: Mapping[str, Tensor], expected: Mapping[str, tuple],
+                owner: str) -> None:
+    """Raise a ValueError unless ``state`` has every expected name and shape."""
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise ValueError(
+            f'the stream state lacks {len(missing)} entries of the {owner} '
+            f'(e.g. {missing[:3]}): it was built for another model; start a '
+            'new stream with state=None')
+    wrong = [f'{name}: {tuple(state[name].shape)} != {tuple(shape)}'
+             for name, shape in expected.items()
+             if tuple(state[name].shape) != tuple(shape)]
+    if wrong:
+        raise ValueError(
+            f'{len(wrong)} stream state entries of the {owner} do not fit '
+            'this input (batch size, frame size or model differ): '
+            + '; '.join(wrong[:3]))

@@ -1,0 +1,3 @@
+from .movinet_recognizer import MoViNetRecognizer
+
+__all__ = ['MoViNetRecognizer']
