@@ -1,12 +1,14 @@
 """The MoViNet recognizer: MMAction2's Recognizer3D plus an explicit-state stream API."""
-from typing import Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from mmaction.models.recognizers import Recognizer3D
 from mmaction.registry import MODELS
+from mmaction.utils import SampleList
 from torch import Tensor
 
 from ..layers import StreamState
+from .stream_scheduler import run_streams
 
 
 @MODELS.register_module()
@@ -77,3 +79,50 @@ class MoViNetRecognizer(Recognizer3D):
         feats, backbone_state = self.backbone.forward_stream(inputs, state)
         logits, head_state = self.cls_head.forward_stream(feats, state)
         return logits, {**backbone_state, **head_state}
+
+    def stream_predict(self,
+                       inputs: Tensor,
+                       data_samples: SampleList,
+                       lengths: Sequence[int],
+                       chunk_size: int = 8,
+                       num_trace_points: int = 0) -> SampleList:
+        """Predict whole videos by streaming them in sub-clips.
+
+        Args:
+            inputs: preprocessed ``[N, V, C, T, H, W]`` (V views per video,
+                zero-padded in time to the longest video of the batch).
+            data_samples: one per video.
+            lengths: the real number of frames of each video.
+            chunk_size: frames per ``stream_step`` call (1 = frame by frame).
+            num_trace_points: if > 0, also store in each data sample the
+                (view-averaged) scores after 1/P, 2/P, ..., P/P of its frames
+                as ``stream_scores`` ``[P, K]`` and ``stream_frames`` ``[P]``:
+                the early-recognition trace.
+
+        Returns:
+            The data samples with ``pred_score``/``pred_label`` set from the
+            logits after each video's last frame, averaged over views like a
+            whole-clip ``predict``.
+        """
+        n, views = inputs.shape[:2]
+        if len(lengths) != n or len(data_samples) != n:
+            raise ValueError(f'{n} videos but {len(lengths)} lengths and '
+                             f'{len(data_samples)} data samples')
+        clips = inputs.flatten(0, 1)
+        stream_lengths = [int(t) for t in lengths for _ in range(views)]
+        result = run_streams(self.stream_step, clips, stream_lengths,
+                             chunk_size, num_trace_points)
+        samples = self.cls_head.predict_by_feat(result.logits, data_samples)
+        if num_trace_points:
+            for i, sample in enumerate(samples):
+                rows = range(i * views, (i + 1) * views)
+                # [views, P, K] -> average views point by point
+                per_view = torch.stack(
+                    [torch.stack(result.trace_logits[r]) for r in rows])
+                scores = self.cls_head.average_clip(
+                    per_view.transpose(0, 1).flatten(0, 1), num_segs=views)
+                sample.set_field(scores, 'stream_scores')
+                sample.set_field(
+                    torch.tensor(result.trace_frames[rows[0]]),
+                    'stream_frames')
+        return samples

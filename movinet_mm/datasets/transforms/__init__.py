@@ -1,0 +1,3 @@
+from .sampling import SampleAllFrames
+
+__all__ = ['SampleAllFrames']

@@ -1,0 +1,3 @@
+from .stream_eval_hook import StreamEvalHook
+
+__all__ = ['StreamEvalHook']

@@ -1,0 +1,3 @@
+from .stream_loop import StreamTestLoop, StreamValLoop
+
+__all__ = ['StreamTestLoop', 'StreamValLoop']

@@ -1,0 +1,187 @@
+"""Stream-aware validation and test loops: each video is read once, as a stream.
+
+Select them in a config with ``test_cfg = dict(type='StreamTestLoop',
+chunk_size=8)`` (and ``val_cfg = dict(type='StreamValLoop', ...)``). The
+pipeline should sample each video whole (e.g. ``SampleFrames(clip_len=...,
+num_clips=1, test_mode=True)`` over its length, or ``UniformSample``); the
+loop feeds its frames to the causal model in sub-clips of ``chunk_size``
+frames, carrying the stream state, and predicts from the logits after the
+video's last frame. States start fresh for every batch and are per sample,
+so they never cross videos, batch elements or ranks. Videos of different
+lengths in one batch are each cut at their own last frame.
+
+A video that cannot be read (unreadable, truncated, zero frames) is
+reported with its path and counted as skipped (``<metric>/skipped_videos``
+in the metrics) with ``on_error='skip'``, or stops the run with
+``on_error='raise'``.
+"""
+import time
+from typing import Dict, List, Sequence, Union
+
+import torch
+from mmaction.registry import LOOPS
+from mmaction.structures import ActionDataSample
+from mmengine.evaluator import Evaluator
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import TestLoop, ValLoop
+from mmengine.runner.amp import autocast
+from torch.utils.data import DataLoader
+
+from ...utils.memory import PeakMemory
+
+SKIPPED_KEY = 'skipped_video'
+
+
+class _ReadGuard:
+    """Wraps a dataset pipeline: a video that fails to load becomes a marker."""
+
+    def __init__(self, pipeline, on_error: str):
+        self.pipeline = pipeline
+        self.on_error = on_error
+
+    def __call__(self, info: dict) -> dict:
+        path = info.get('filename', info.get('frame_dir', '?'))
+        try:
+            out = self.pipeline(info)
+            inputs = out['inputs'] if out is not None else None
+            if inputs is None or inputs.numel() == 0 or inputs.dim() < 4 or \
+                    inputs.shape[-3] == 0:
+                raise ValueError('no frames were decoded')
+            return out
+        except Exception as error:  # noqa: BLE001  (any decode failure)
+            reason = f'{type(error).__name__}: {error}'
+            if self.on_error == 'raise':
+                raise RuntimeError(f'cannot read video {path}: {reason}') \
+                    from error
+            sample = ActionDataSample()
+            sample.set_metainfo({SKIPPED_KEY: path, 'skip_reason': reason})
+            return {'inputs': torch.zeros(0), 'data_samples': sample}
+
+
+def _count_skips(compute_metrics):
+    def wrapped(results: list) -> dict:
+        kept = [r for r in results
+                if not (isinstance(r, dict) and SKIPPED_KEY in r)]
+        metrics = compute_metrics(kept) if kept else {}
+        metrics['skipped_videos'] = len(results) - len(kept)
+        return metrics
+    return wrapped
+
+
+class _StreamLoopMixin:
+    """What the stream val and test loops share."""
+
+    def _setup_stream(self, chunk_size: int, num_trace_points: int,
+                      on_error: str) -> None:
+        if chunk_size < 1:
+            raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
+        if on_error not in ('skip', 'raise'):
+            raise ValueError(f"on_error must be 'skip' or 'raise', got "
+                             f'{on_error!r}')
+        self.chunk_size = chunk_size
+        self.num_trace_points = num_trace_points
+        self.on_error = on_error
+        dataset = self.dataloader.dataset
+        if hasattr(dataset, 'pipeline'):
+            dataset.pipeline = _ReadGuard(dataset.pipeline, on_error)
+        for metric in self.evaluator.metrics:
+            metric.compute_metrics = _count_skips(metric.compute_metrics)
+
+    def _stream_iter(self, data_batch: dict) -> List[ActionDataSample]:
+        model = self.runner.model
+        model = model.module if is_model_wrapper(model) else model
+        if not hasattr(model, 'stream_predict'):
+            raise TypeError(f'{type(model).__name__} cannot stream: use a '
+                            'MoViNetRecognizer (or a model with '
+                            'stream_predict) with the stream loops')
+        samples = data_batch['data_samples']
+        ok = [i for i, s in enumerate(samples) if SKIPPED_KEY not in s]
+        for i, sample in enumerate(samples):
+            if i not in ok:
+                print_log(f'skipped video {sample.metainfo[SKIPPED_KEY]}: '
+                          f'{sample.metainfo["skip_reason"]}',
+                          logger='current', level=30)
+                for metric in self.evaluator.metrics:
+                    metric.results.append(
+                        {SKIPPED_KEY: sample.metainfo[SKIPPED_KEY]})
+        if not ok:
+            return []
+        batch = {key: [value[i] for i in ok] for key, value in
+                 data_batch.items()}
+        lengths = [x.shape[-3] for x in batch['inputs']]
+        data = model.data_preprocessor(batch, False)
+        inputs = data['inputs']
+        if inputs.dim() == 5:  # [N, C, T, H, W] -> one view per video
+            inputs = inputs.unsqueeze(1)
+        views = inputs.shape[1]
+        start = time.perf_counter()
+        with PeakMemory(inputs.device) as peak, autocast(enabled=self.fp16):
+            outputs = model.stream_predict(inputs, data['data_samples'],
+                                           lengths, self.chunk_size,
+                                           self.num_trace_points)
+        seconds = time.perf_counter() - start
+        frames = sum(lengths) * views
+        for sample, length in zip(outputs, lengths):
+            sample.set_field(seconds / frames, 'stream_seconds_per_frame')
+            sample.set_field(int(length), 'stream_num_frames')
+            sample.set_field(peak.bytes, 'stream_peak_memory')
+        self.evaluator.process(data_samples=outputs, data_batch=batch)
+        return outputs
+
+
+@LOOPS.register_module()
+class StreamTestLoop(_StreamLoopMixin, TestLoop):
+    """TestLoop that streams each video through a causal model.
+
+    Args:
+        chunk_size (int): frames per step (1 = frame by frame).
+        num_trace_points (int): trace the predictions after 1/P, ..., P/P
+            of each video (the early-recognition curve of
+            :class:`StreamEvalHook`); 0 turns tracing off.
+        on_error (str): 'skip' (report and count unreadable videos) or
+            'raise'.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 evaluator: Union[Evaluator, Dict, List],
+                 chunk_size: int = 8,
+                 num_trace_points: int = 10,
+                 on_error: str = 'skip',
+                 fp16: bool = False):
+        super().__init__(runner, dataloader, evaluator, fp16)
+        self._setup_stream(chunk_size, num_trace_points, on_error)
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: dict) -> None:
+        self.runner.call_hook('before_test_iter', batch_idx=idx,
+                              data_batch=data_batch)
+        outputs = self._stream_iter(data_batch)
+        self.runner.call_hook('after_test_iter', batch_idx=idx,
+                              data_batch=data_batch, outputs=outputs)
+
+
+@LOOPS.register_module()
+class StreamValLoop(_StreamLoopMixin, ValLoop):
+    """ValLoop that streams each video; arguments as :class:`StreamTestLoop`."""
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 evaluator: Union[Evaluator, Dict, List],
+                 chunk_size: int = 8,
+                 num_trace_points: int = 10,
+                 on_error: str = 'skip',
+                 fp16: bool = False):
+        super().__init__(runner, dataloader, evaluator, fp16)
+        self._setup_stream(chunk_size, num_trace_points, on_error)
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: dict) -> None:
+        self.runner.call_hook('before_val_iter', batch_idx=idx,
+                              data_batch=data_batch)
+        outputs = self._stream_iter(data_batch)
+        self.runner.call_hook('after_val_iter', batch_idx=idx,
+                              data_batch=data_batch, outputs=outputs)
