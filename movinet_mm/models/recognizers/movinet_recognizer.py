@@ -26,7 +26,62 @@ class MoViNetRecognizer(Recognizer3D):
 
     See ``movinet_mm.models.layers.state`` for the layout of the state and
     ``reset_state`` to restart some streams of a batch.
+
+    Training with the stream buffer: ``train_cfg=dict(sub_clips=n)`` splits
+    each training clip into n sub-clips fed in order with the state carried
+    between them; each sub-clip's loss (on the logits of the clip so far) is
+    back-propagated at once and the state detached, so activations of only
+    one sub-clip are alive at a time and peak training memory falls roughly
+    as 1/n (gradients do not cross sub-clips). Single-process only: under
+    MMEngine's DDP wrapper ``train_step`` is bypassed and an error is raised.
     """
+
+    def _sub_clips(self) -> int:
+        n = int((self.train_cfg or {}).get('sub_clips', 1))
+        if n < 1:
+            raise ValueError(f'train_cfg.sub_clips must be >= 1, got {n}')
+        return n
+
+    def train_step(self, data, optim_wrapper):
+        n = self._sub_clips()
+        if n == 1:
+            return super().train_step(data, optim_wrapper)
+        if not self.backbone.causal:
+            raise ValueError('train_cfg.sub_clips needs a causal backbone')
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            inputs, samples = data['inputs'], data['data_samples']
+            clips = inputs.flatten(0, 1) if inputs.dim() == 6 else inputs
+            frames = clips.shape[2]
+            if frames < n:
+                raise ValueError(f'cannot split {frames} frames into '
+                                 f'{n} sub-clips')
+            bounds = [round(k * frames / n) for k in range(n + 1)]
+            state, log_vars = None, {}
+            for k in range(n):
+                logits, state = self.stream_step(
+                    clips[:, :, bounds[k]:bounds[k + 1]], state)
+                losses = self.cls_head.loss_by_feat(logits, samples)
+                loss, sub_log = self.parse_losses(losses)
+                optim_wrapper.backward(optim_wrapper.scale_loss(loss / n))
+                if k < n - 1:
+                    # n backward passes make one iteration, not n
+                    optim_wrapper._inner_count -= 1
+                state = {key: v.detach() for key, v in state.items()}
+                for key, value in sub_log.items():
+                    log_vars[key] = log_vars.get(key, 0) + value.detach() / n
+            if optim_wrapper.should_update():
+                optim_wrapper.step()
+                optim_wrapper.zero_grad()
+        return log_vars
+
+    def loss(self, inputs, data_samples, **kwargs):
+        if self._sub_clips() > 1:
+            raise RuntimeError(
+                'train_cfg.sub_clips > 1 runs in MoViNetRecognizer.train_step,'
+                ' which the DDP wrapper bypasses: train with sub-clips in a '
+                'single process, or set sub_clips=1 for distributed training')
+        return super().loss(inputs, data_samples, **kwargs)
 
     def state_shapes(self, batch_size: int,
                      frame_size: Tuple[int, int]) -> dict:
