@@ -5,7 +5,11 @@ import numpy as np
 
 
 def write_video(path: str, frames: np.ndarray, fps: int = 25) -> str:
-    """Write ``frames`` ``[T, H, W, 3]`` uint8 (RGB) as an MJPG .avi file."""
+    """Write ``frames`` ``[T, H, W, 3]`` uint8 (RGB) as an MJPG .avi file.
+
+    decord 0.6 fails on some frame sizes (48 px wide among them): keep to
+    sizes the tests use (32, 40, 64).
+    """
     import cv2
     t, h, w, _ = frames.shape
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), fps,
