@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 from ...utils.memory import PeakMemory
 
 SKIPPED_KEY = 'skipped_video'
+SKIPPED_BATCH_KEY = 'unreadable_samples'
 
 
 class _ReadGuard:
@@ -59,6 +60,41 @@ class _ReadGuard:
             return {'inputs': torch.zeros(0), 'data_samples': sample}
 
 
+class _CollateSkipping:
+    """Collates the readable samples; lists the unreadable ones aside."""
+
+    def __init__(self, collate):
+        self.collate = collate
+
+    def __call__(self, samples: list) -> dict:
+        def unreadable(s):
+            return SKIPPED_KEY in s['data_samples'].metainfo
+
+        ok = [s for s in samples if not unreadable(s)]
+        batch = self.collate(ok) if ok else {'inputs': [],
+                                             'data_samples': []}
+        batch[SKIPPED_BATCH_KEY] = [s['data_samples'] for s in samples
+                                    if unreadable(s)]
+        return batch
+
+
+def _lengths(inputs):
+    """Real frame counts of each video (a dict of them per input key for
+    multi-input models), and the frames each video feeds in all."""
+    def count(xs):
+        return ([x.shape[-3] for x in xs],
+                [x.shape[-3] * (x.shape[0] if x.dim() == 5 else 1)
+                 for x in xs])
+
+    if isinstance(inputs, dict):
+        per_key = {k: count(xs) for k, xs in inputs.items()}
+        lengths = {k: v[0] for k, v in per_key.items()}
+        fed = [sum(v[1][i] for v in per_key.values())
+               for i in range(len(next(iter(inputs.values()))))]
+        return lengths, fed
+    return count(inputs)
+
+
 def _count_skips(compute_metrics):
     def wrapped(results: list) -> dict:
         kept = [r for r in results
@@ -85,6 +121,8 @@ class _StreamLoopMixin:
         dataset = self.dataloader.dataset
         if hasattr(dataset, 'pipeline'):
             dataset.pipeline = _ReadGuard(dataset.pipeline, on_error)
+        self.dataloader.collate_fn = _CollateSkipping(
+            self.dataloader.collate_fn)
         for metric in self.evaluator.metrics:
             metric.compute_metrics = _count_skips(metric.compute_metrics)
 
@@ -95,36 +133,31 @@ class _StreamLoopMixin:
             raise TypeError(f'{type(model).__name__} cannot stream: use a '
                             'MoViNetRecognizer (or a model with '
                             'stream_predict) with the stream loops')
-        samples = data_batch['data_samples']
-        ok = [i for i, s in enumerate(samples) if SKIPPED_KEY not in s]
-        for i, sample in enumerate(samples):
-            if i not in ok:
-                print_log(f'skipped video {sample.metainfo[SKIPPED_KEY]}: '
-                          f'{sample.metainfo["skip_reason"]}',
-                          logger='current', level=30)
-                for metric in self.evaluator.metrics:
-                    metric.results.append(
-                        {SKIPPED_KEY: sample.metainfo[SKIPPED_KEY]})
-        if not ok:
+        for sample in data_batch.get(SKIPPED_BATCH_KEY, []):
+            print_log(f'skipped video {sample.metainfo[SKIPPED_KEY]}: '
+                      f'{sample.metainfo["skip_reason"]}',
+                      logger='current', level=30)
+            for metric in self.evaluator.metrics:
+                metric.results.append(
+                    {SKIPPED_KEY: sample.metainfo[SKIPPED_KEY]})
+        batch = {k: v for k, v in data_batch.items()
+                 if k != SKIPPED_BATCH_KEY}
+        if not batch['data_samples']:
             return []
-        batch = {key: [value[i] for i in ok] for key, value in
-                 data_batch.items()}
-        lengths = [x.shape[-3] for x in batch['inputs']]
+        lengths, frames = _lengths(batch['inputs'])
         data = model.data_preprocessor(batch, False)
-        inputs = data['inputs']
-        if inputs.dim() == 5:  # [N, C, T, H, W] -> one view per video
-            inputs = inputs.unsqueeze(1)
-        views = inputs.shape[1]
+        device = next(model.parameters()).device
         start = time.perf_counter()
-        with PeakMemory(inputs.device) as peak, autocast(enabled=self.fp16):
-            outputs = model.stream_predict(inputs, data['data_samples'],
-                                           lengths, self.chunk_size,
+        with PeakMemory(device) as peak, autocast(enabled=self.fp16):
+            outputs = model.stream_predict(data['inputs'],
+                                           data['data_samples'], lengths,
+                                           self.chunk_size,
                                            self.num_trace_points)
         seconds = time.perf_counter() - start
-        frames = sum(lengths) * views
-        for sample, length in zip(outputs, lengths):
-            sample.set_field(seconds / frames, 'stream_seconds_per_frame')
-            sample.set_field(int(length), 'stream_num_frames')
+        for sample, fed in zip(outputs, frames):
+            sample.set_field(seconds / sum(frames),
+                             'stream_seconds_per_frame')
+            sample.set_field(int(fed), 'stream_num_frames')
             sample.set_field(peak.bytes, 'stream_peak_memory')
         self.evaluator.process(data_samples=outputs, data_batch=batch)
         return outputs

@@ -1,5 +1,5 @@
 """The MoViNet recognizer: MMAction2's Recognizer3D plus an explicit-state stream API."""
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from mmaction.models.recognizers import Recognizer3D
@@ -135,6 +135,26 @@ class MoViNetRecognizer(Recognizer3D):
         logits, head_state = self.cls_head.forward_stream(feats, state)
         return logits, {**backbone_state, **head_state}
 
+    def stream_logits(self,
+                      inputs: Tensor,
+                      lengths: Sequence[int],
+                      chunk_size: int = 8,
+                      num_trace_points: int = 0) -> 'StreamLogits':
+        """Raw logits of whole videos streamed in sub-clips (see ``stream_predict``)."""
+        if inputs.dim() == 5:  # [N, C, T, H, W]: one view per video
+            inputs = inputs.unsqueeze(1)
+        n, views = inputs.shape[:2]
+        if len(lengths) != n:
+            raise ValueError(f'{n} videos but {len(lengths)} lengths')
+        stream_lengths = [int(t) for t in lengths for _ in range(views)]
+        result = run_streams(self.stream_step, inputs.flatten(0, 1),
+                             stream_lengths, chunk_size, num_trace_points)
+        traces = frames = None
+        if num_trace_points:
+            traces = torch.stack([torch.stack(t) for t in result.trace_logits])
+            frames = torch.tensor(result.trace_frames)
+        return StreamLogits(result.logits, views, traces, frames)
+
     def stream_predict(self,
                        inputs: Tensor,
                        data_samples: SampleList,
@@ -159,25 +179,32 @@ class MoViNetRecognizer(Recognizer3D):
             logits after each video's last frame, averaged over views like a
             whole-clip ``predict``.
         """
-        n, views = inputs.shape[:2]
-        if len(lengths) != n or len(data_samples) != n:
-            raise ValueError(f'{n} videos but {len(lengths)} lengths and '
+        if len(data_samples) != len(lengths):
+            raise ValueError(f'{len(lengths)} lengths but '
                              f'{len(data_samples)} data samples')
-        clips = inputs.flatten(0, 1)
-        stream_lengths = [int(t) for t in lengths for _ in range(views)]
-        result = run_streams(self.stream_step, clips, stream_lengths,
-                             chunk_size, num_trace_points)
-        samples = self.cls_head.predict_by_feat(result.logits, data_samples)
-        if num_trace_points:
-            for i, sample in enumerate(samples):
-                rows = range(i * views, (i + 1) * views)
-                # [views, P, K] -> average views point by point
-                per_view = torch.stack(
-                    [torch.stack(result.trace_logits[r]) for r in rows])
-                scores = self.cls_head.average_clip(
-                    per_view.transpose(0, 1).flatten(0, 1), num_segs=views)
-                sample.set_field(scores, 'stream_scores')
-                sample.set_field(
-                    torch.tensor(result.trace_frames[rows[0]]),
-                    'stream_frames')
-        return samples
+        out = self.stream_logits(inputs, lengths, chunk_size,
+                                 num_trace_points)
+        return set_stream_predictions(self.cls_head, data_samples, out)
+
+
+class StreamLogits(NamedTuple):
+    """Logits of ``N * views`` streams; traces ``[N * views, P, K]``."""
+    logits: Tensor
+    views: int
+    trace_logits: Optional[Tensor] = None
+    trace_frames: Optional[Tensor] = None
+
+
+def set_stream_predictions(head, data_samples: SampleList,
+                           out: StreamLogits) -> SampleList:
+    """Fill data samples like ``BaseHead.predict_by_feat``, plus traces."""
+    samples = head.predict_by_feat(out.logits, data_samples)
+    if out.trace_logits is not None:
+        views = out.views
+        for i, sample in enumerate(samples):
+            per_view = out.trace_logits[i * views:(i + 1) * views]  # [V,P,K]
+            scores = head.average_clip(
+                per_view.transpose(0, 1).flatten(0, 1), num_segs=views)
+            sample.set_field(scores, 'stream_scores')
+            sample.set_field(out.trace_frames[i * views], 'stream_frames')
+    return samples
