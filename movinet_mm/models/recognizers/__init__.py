@@ -1,3 +1,4 @@
+from .ensemble_recognizer import EnsembleRecognizer
 from .movinet_recognizer import MoViNetRecognizer
 
-__all__ = ['MoViNetRecognizer']
+__all__ = ['EnsembleRecognizer', 'MoViNetRecognizer']

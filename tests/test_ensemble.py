@@ -1,0 +1,150 @@
+"""Temporal ensembles: logits are the members' mean; each member gets its sampling."""
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmaction.registry import DATASETS, MODELS
+from mmaction.structures import ActionDataSample
+from mmengine.dataset import pseudo_collate
+
+from helpers import backbone_cfg, randomize_
+from videos import write_video
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+KEYS = ('imgs_even', 'imgs_odd')
+
+
+def member_cfg(num_classes=5, arch='a0'):
+    return dict(
+        type='MoViNetRecognizer',
+        backbone=backbone_cfg(arch, True),
+        cls_head=dict(type='MoViNetHead', num_classes=num_classes,
+                      in_channels=480, average_clips='prob'),
+        data_preprocessor=dict(type='ActionDataPreprocessor',
+                               mean=[0., 0., 0.], std=[255., 255., 255.],
+                               format_shape='NCTHW'))
+
+
+def build_ensemble(randomize=True, **kwargs):
+    model = MODELS.build(
+        dict(type='EnsembleRecognizer', members=[member_cfg(), member_cfg()],
+             input_keys=list(KEYS), **kwargs))
+    if randomize:
+        randomize_(model.members[0], seed=1)
+        randomize_(model.members[1], seed=2)
+    return model.eval()
+
+
+def branch(key, offset):
+    return dict(
+        type='KeyMapper', mapping=None, remapping=dict(imgs=key),
+        auto_remap=False,
+        transforms=[
+            dict(type='SampleAllFrames', frame_interval=2, offset=offset),
+            dict(type='DecordDecode'),
+            dict(type='Resize', scale=(-1, 32)),
+            dict(type='CenterCrop', crop_size=32),
+            dict(type='FormatShape', input_format='NCTHW'),
+        ])
+
+
+PIPELINE = [
+    dict(type='DecordInit'),
+    branch('imgs_even', 0),
+    branch('imgs_odd', 1),
+    dict(type='PackActionInputs', collect_keys=KEYS),
+]
+
+
+@pytest.fixture(scope='module')
+def video_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp('ens')
+    # frame t is uniformly grey 20 * t: its value names its index
+    frames = np.stack([np.full((40, 40, 3), 20 * t, np.uint8)
+                       for t in range(9)])
+    write_video(str(root / 'v.avi'), frames)
+    (root / 'ann.txt').write_text('v.avi 1\n')
+    return DATASETS.build(
+        dict(type='VideoDataset', ann_file=str(root / 'ann.txt'),
+             data_prefix=dict(video=str(root)), pipeline=PIPELINE,
+             test_mode=True))
+
+
+def test_each_member_gets_its_own_sampling(video_dataset):
+    inputs = video_dataset[0]['inputs']
+    assert set(inputs) == set(KEYS)
+    even = inputs['imgs_even'].float().mean(dim=(0, 1, 3, 4))
+    odd = inputs['imgs_odd'].float().mean(dim=(0, 1, 3, 4))
+    assert torch.allclose(even, 20. * torch.arange(0, 9, 2), atol=4)
+    assert torch.allclose(odd, 20. * torch.arange(1, 9, 2), atol=4)
+
+
+def test_logits_are_the_mean_of_the_members(video_dataset):
+    model = build_ensemble()
+    data = model.data_preprocessor(pseudo_collate([video_dataset[0]]), False)
+    inputs = data['inputs']
+    with torch.no_grad():
+        mean = model(inputs, mode='tensor')
+        separate = [
+            m.cls_head(m.backbone(inputs[k].flatten(0, 1)))
+            for m, k in zip(model.members, KEYS)
+        ]
+        torch.testing.assert_close(mean, (separate[0] + separate[1]) / 2)
+        samples = model(inputs, data['data_samples'], mode='predict')
+        torch.testing.assert_close(samples[0].pred_score,
+                                   mean.softmax(-1)[0])
+        # streaming: every member carries its own state
+        lengths = {k: [inputs[k].shape[-3]] for k in KEYS}
+        streamed = model.stream_predict(
+            inputs, [ActionDataSample()], lengths, chunk_size=1,
+            num_trace_points=2)
+    torch.testing.assert_close(streamed[0].pred_score, mean.softmax(-1)[0],
+                               atol=1e-5, rtol=0)
+    assert streamed[0].stream_scores.shape == (2, 5)
+
+
+def test_bad_ensembles_name_the_member(tmp_path):
+    with pytest.raises(ValueError, match='member 1 .* 7 classes'):
+        MODELS.build(dict(type='EnsembleRecognizer',
+                          members=[member_cfg(5), member_cfg(7)],
+                          input_keys=list(KEYS)))
+    model = build_ensemble()
+    with pytest.raises(ValueError, match="no input 'imgs_odd' for ensemble "
+                       'member 1'):
+        model({'imgs_even': torch.rand(1, 1, 3, 2, 32, 32)}, mode='tensor')
+    wrong = MODELS.build(dict(member_cfg(), backbone=backbone_cfg('a1', True),
+                              cls_head=dict(type='MoViNetHead', num_classes=5,
+                                            in_channels=600)))
+    path = str(tmp_path / 'a1.pth')
+    torch.save({'state_dict': wrong.state_dict()}, path)
+    with pytest.raises(ValueError, match='does not match ensemble member 1'):
+        build_ensemble(randomize=False, member_checkpoints=[None, path])
+
+
+def test_merge_tool_round_trips(tmp_path):
+    model = build_ensemble()
+    paths = []
+    for i, member in enumerate(model.members):
+        paths.append(str(tmp_path / f'member{i}.pth'))
+        torch.save({'state_dict': member.state_dict(), 'meta': {}}, paths[-1])
+    out = str(tmp_path / 'merged.pth')
+    result = subprocess.run(
+        [sys.executable,
+         osp.join(REPO, 'tools', 'merge_ensemble_checkpoints.py'), *paths,
+         '--out', out], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'sha256' in result.stdout
+    merged = torch.load(out, weights_only=True)['state_dict']
+    fresh = MODELS.build(dict(type='EnsembleRecognizer',
+                              members=[member_cfg(), member_cfg()],
+                              input_keys=list(KEYS)))
+    fresh.load_state_dict(merged)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[key], value)
+    # and loading members from their own files gives the same weights
+    direct = build_ensemble(randomize=False, member_checkpoints=paths)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(direct.state_dict()[key], value)
