@@ -64,14 +64,14 @@ def _ensure_importlib_metadata() -> None:
         sys.modules['importlib_metadata'] = stdlib_metadata
 
 
-def _trusted_local_load(filename, map_location=None):
+def load_from_local_trusted(filename, map_location=None):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
     return torch.load(filename, map_location=map_location, weights_only=False)
 
 
-def _tensor_only_url_load(filename, map_location=None, model_dir=None,
+def load_from_http_weights_only(filename, map_location=None, model_dir=None,
                           progress=os.isatty(0)):
     from mmengine.dist import get_dist_info
 
@@ -93,9 +93,9 @@ def _tensor_only_url_load(filename, map_location=None, model_dir=None,
 def _register_checkpoint_loaders() -> None:
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', force=True)(
-        _trusted_local_load)
+        load_from_local_trusted)
     CheckpointLoader.register_scheme(
-        prefixes=('http://', 'https://'), force=True)(_tensor_only_url_load)
+        prefixes=('http://', 'https://'), force=True)(load_from_http_weights_only)
 
 
 DRN_STUBBED = _stub_missing_drn()

@@ -1,0 +1,76 @@
+"""tools/analysis/get_flops.py against the official analytic MAC counts."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOOL = osp.join(REPO, 'tools', 'analysis', 'get_flops.py')
+CONFIG_DIR = osp.join(REPO, 'configs')
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread_no_denormals():
+    """Small CPU workloads: one thread is as fast and does not thrash when
+    other processes load the cores; random weights make denormals."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def get_flops():
+    torch.set_flush_denormal(True)
+    spec = importlib.util.spec_from_file_location('movinet_get_flops', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a0_base_matches_the_official_macs(get_flops, capsys):
+    # official analytic count of MoViNet-A0 base at 50x172x172: 2.63 GMACs
+    result = get_flops.main([osp.join(CONFIG_DIR, 'movinet_a0_k600.py'),
+                             '--shape', '50', '172', '172'])
+    assert result['shape'] == (50, 172, 172)
+    assert result['macs'] / 1e9 == pytest.approx(2.63, rel=0.03)
+    assert result['params'] == 3_111_799
+    out = capsys.readouterr().out
+    for text in ('Input shape', '1 x 3 x 50 x 172 x 172', 'GMACs', 'Params',
+                 '3,111,799'):
+        assert text in out
+
+
+def test_default_shape_is_the_test_clip(get_flops):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'movinet_a3_k600.py'))
+    assert get_flops.test_clip_shape(cfg) == (120, 256, 256)
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'movinet_t0_k600.py'))
+    assert get_flops.test_clip_shape(cfg) == (25, 160, 160)
+
+
+@pytest.mark.parametrize('name', ['movinet_a0_k600.py',
+                                  'movinet_a0_stream_k600.py',
+                                  'movinet_a3_stream_k600.py'])
+def test_time_extrapolation_is_exact(get_flops, name):
+    # no layer strides in time, so every count is a + b * T
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    model = get_flops.build_model(cfg)
+    shape = (5, 64, 48)
+    direct = get_flops.count_macs(model, shape)
+    assert get_flops.count_macs_extrapolated(model, shape) == direct
+    assert direct['linear'] > 0 and direct['conv'] > direct['linear']
+
+
+def test_counts_grouped_convs(get_flops):
+    """Conv MACs = output elements x in_channels / groups x kernel volume."""
+    model = torch.nn.Module()
+    model.backbone = torch.nn.Conv3d(3, 3, (3, 3, 3), padding=1, groups=3,
+                                     bias=False)
+    model.cls_head = torch.nn.Identity()
+    macs = get_flops.count_macs(model, (4, 8, 8))
+    assert macs['conv'] == (3 * 4 * 8 * 8) * 1 * 27
+    assert macs['linear'] == 0

@@ -1,0 +1,218 @@
+# Copyright (c) movinet_mm contributors.
+"""Multiply-accumulates (MACs) and parameters of a config's recognizer.
+
+Builds ``cfg.model`` in eval mode and runs the backbone and the head on one
+clip ``[1, 3, T, H, W]``, counting with forward hooks the multiply-accumulates
+of every convolution (3D, 2D and 1D, grouped and depthwise included) and
+every linear layer: ``output elements x in_channels / groups x kernel size``
+for a conv, ``output elements x in_features`` for a linear layer. Batch norm,
+activations, poolings and additions are not counted (the official MoViNet
+"GFLOPs" are such multiply-adds; e.g. A0 at 50x172x172: 2.63 G).
+
+Examples::
+
+    python tools/analysis/get_flops.py configs/movinet_a0_k600.py
+    python tools/analysis/get_flops.py configs/movinet_a5_k600.py \
+        --shape 120 320 320 --extrapolate-time
+
+Without ``--shape`` the input is the config's test clip (frames of the test
+pipeline's SampleFrames x its CenterCrop size).
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+from typing import Dict, Optional, Sequence, Tuple
+
+try:
+    import movinet_mm  # noqa: F401  (fills MMAction2's registries)
+except ImportError:  # a source checkout that is not installed
+    sys.path.insert(
+        0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    import movinet_mm  # noqa: F401
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from torch import nn
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Count the multiply-accumulates and parameters of a '
+        "config's recognizer on one clip")
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=3,
+        metavar=('T', 'H', 'W'),
+        help='clip frames, height and width (default: the test clip of the '
+        'config)')
+    parser.add_argument(
+        '--extrapolate-time',
+        action='store_true',
+        help='count at T=1 and T=2 and extrapolate linearly to T (exact for '
+        'MoViNets: no layer strides in time, so every count is a + b*T); '
+        'fast for long clips')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs')
+    return parser.parse_args(argv)
+
+
+def test_clip_shape(cfg: Config) -> Tuple[int, int, int]:
+    """(T, H, W) of the config's test pipeline (SampleFrames, CenterCrop)."""
+    for loader in ('test_dataloader', 'val_dataloader'):
+        pipeline = cfg.get(loader, {}).get('dataset', {}).get('pipeline')
+        if not pipeline:
+            continue
+        frames = size = None
+        for step in pipeline:
+            if step['type'] in ('SampleFrames', 'UniformSample'):
+                frames = step['clip_len'] * step.get('num_clips', 1)
+            elif step['type'] in ('CenterCrop', 'ThreeCrop', 'TenCrop'):
+                size = step['crop_size']
+        if frames and size:
+            h, w = (size, size) if isinstance(size, int) else size[::-1]
+            return frames, h, w
+    raise ValueError('cannot read the clip shape from the config; pass '
+                     '--shape T H W')
+
+
+def build_model(cfg: Config) -> nn.Module:
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    from mmaction.registry import MODELS
+    model = MODELS.build(cfg.model)
+    return model.eval()
+
+
+def _conv_macs(module: nn.Module, output: torch.Tensor) -> int:
+    kernel = 1
+    for k in module.kernel_size:
+        kernel *= k
+    return output.numel() * (module.in_channels // module.groups) * kernel
+
+
+@torch.no_grad()
+def count_macs(model: nn.Module, shape: Sequence[int]) -> Dict[str, int]:
+    """MACs of the backbone (+ neck) + head on a ``[1, 3, *shape]`` clip.
+
+    Returns ``{'conv': ..., 'linear': ..., 'total': ...}``.
+    """
+    counts = {'conv': 0, 'linear': 0}
+
+    def hook(module, inputs, output):
+        if isinstance(module, _CONVS):
+            counts['conv'] += _conv_macs(module, output)
+        elif isinstance(module, nn.Linear):
+            counts['linear'] += output.numel() * module.in_features
+
+    handles = [
+        m.register_forward_hook(hook) for m in model.modules()
+        if isinstance(m, _CONVS + (nn.Linear, ))
+    ]
+    try:
+        in_channels = getattr(model.backbone, 'in_channels', 3)
+        x = torch.zeros(1, in_channels, *shape)
+        feats = model.backbone(x)
+        if getattr(model, 'with_neck', False):
+            feats = model.neck(feats)
+            if isinstance(feats, tuple):  # necks return (feats, loss_aux)
+                feats = feats[0]
+        if getattr(model, 'with_cls_head', True):
+            model.cls_head(feats)
+    finally:
+        for h in handles:
+            h.remove()
+    counts['total'] = counts['conv'] + counts['linear']
+    return counts
+
+
+def count_macs_extrapolated(model: nn.Module,
+                            shape: Sequence[int]) -> Dict[str, int]:
+    """``count_macs`` at T from counts at T=1 and T=2 (exact for MoViNets)."""
+    t, h, w = shape
+    one = count_macs(model, (1, h, w))
+    two = count_macs(model, (2, h, w))
+    return {k: one[k] + (t - 1) * (two[k] - one[k]) for k in one}
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def describe(model: nn.Module) -> str:
+    backbone = getattr(model, 'backbone', None)
+    text = type(model).__name__
+    if backbone is not None:
+        arch = getattr(backbone, 'arch', None)
+        name = type(backbone).__name__
+        if type(arch).__name__ == 'ArchSpec':
+            arch = next((k for k, v in backbone.arch_settings.items()
+                         if v == arch), 'custom')
+        if arch is not None and hasattr(backbone, 'causal'):
+            kind = 'stream' if backbone.causal else 'base'
+            name = f'{name}-{str(arch).upper()} {kind}, {backbone.conv_type}'
+        text += f' ({name})'
+    return text
+
+
+def get_flops(cfg: Config,
+              shape: Optional[Sequence[int]] = None,
+              extrapolate_time: bool = False) -> dict:
+    """Build ``cfg.model`` and count; returns a dict for reports and tests."""
+    if shape is None:
+        shape = test_clip_shape(cfg)
+    model = build_model(cfg)
+    counter = count_macs_extrapolated if extrapolate_time else count_macs
+    start = time.perf_counter()
+    macs = counter(model, tuple(shape))
+    return dict(
+        model=describe(model),
+        shape=tuple(shape),
+        macs=macs['total'],
+        conv_macs=macs['conv'],
+        linear_macs=macs['linear'],
+        params=count_params(model),
+        seconds=time.perf_counter() - start)
+
+
+def format_table(config: str, result: dict, extrapolated: bool) -> str:
+    t, h, w = result['shape']
+    rows = [
+        ('Config', config),
+        ('Model', result['model']),
+        ('Input shape', f'1 x 3 x {t} x {h} x {w} (N x C x T x H x W)'),
+        ('GMACs', f"{result['macs'] / 1e9:.3f}"
+         f"{' (extrapolated from T=1, 2)' if extrapolated else ''}"),
+        ('  conv / linear', f"{result['conv_macs'] / 1e9:.3f} / "
+         f"{result['linear_macs'] / 1e9:.4f}"),
+        ('Params', f"{result['params'] / 1e6:.3f} M ({result['params']:,})"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    line = '=' * 64
+    body = '\n'.join(f'{k:<{width}}  {v}' for k, v in rows)
+    note = ('MACs: multiply-accumulates of convs and linear layers (what the '
+            'MoViNet\npapers call GFLOPs); BN, activations and pooling not '
+            'counted.')
+    return f'{line}\n{body}\n{line}\n{note}'
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_flush_denormal(True)  # random weights: avoid slow denormals
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    result = get_flops(cfg, args.shape, args.extrapolate_time)
+    print(format_table(args.config, result, args.extrapolate_time))
+    return result
+
+
+if __name__ == '__main__':
+    main()
