@@ -1,3 +1,3 @@
-from .sampling import SampleAllFrames
+from .sampling import SampleAllFrames, ShiftFrameIndices
 
-__all__ = ['SampleAllFrames']
+__all__ = ['SampleAllFrames', 'ShiftFrameIndices']

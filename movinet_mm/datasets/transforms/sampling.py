@@ -53,3 +53,28 @@ class SampleAllFrames(BaseTransform):
         return (f'{self.__class__.__name__}(frame_interval='
                 f'{self.frame_interval}, max_frames={self.max_frames}, '
                 f'offset={self.offset})')
+
+
+@TRANSFORMS.register_module()
+class ShiftFrameIndices(BaseTransform):
+    """Shift sampled frame indices by ``offset`` frames (clipped to the video).
+
+    Put it after ``SampleFrames`` to give an ensemble member the frames in
+    between another member's: with ``frame_interval=10``, ``offset=5``
+    samples the odd frames of the stride-5 grid (the MoViNet temporal
+    ensemble recipe).
+
+    Required keys: ``frame_inds``, ``total_frames``. Modified: ``frame_inds``.
+    """
+
+    def __init__(self, offset: int):
+        self.offset = int(offset)
+
+    def transform(self, results: dict) -> dict:
+        last = int(results['total_frames']) - 1 + results.get('start_index', 0)
+        results['frame_inds'] = np.minimum(
+            np.asarray(results['frame_inds']) + self.offset, last)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(offset={self.offset})'
