@@ -148,3 +148,37 @@ def test_merge_tool_round_trips(tmp_path):
     direct = build_ensemble(randomize=False, member_checkpoints=paths)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(direct.state_dict()[key], value)
+
+
+@pytest.mark.parametrize('arch', ['a0', 'a2'])
+def test_two_half_rate_members_cost_about_one_full_rate_model(arch):
+    import importlib.util
+    from mmengine.config import Config
+    spec = importlib.util.spec_from_file_location(
+        'get_flops', osp.join(REPO, 'tools', 'analysis', 'get_flops.py'))
+    flops = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(flops)
+    ensemble = flops.get_flops(
+        Config.fromfile(
+            osp.join(REPO, 'configs',
+                     f'movinet_{arch}_stream_ensemble_k600.py')),
+        extrapolate_time=True)
+    single = flops.get_flops(
+        Config.fromfile(
+            osp.join(REPO, 'configs', f'movinet_{arch}_stream_k600.py')),
+        extrapolate_time=True)
+    assert [m['shape'][0] for m in ensemble['members']] == [25, 25]
+    assert abs(ensemble['macs'] / single['macs'] - 1) < 0.01
+
+
+def test_a6_ensemble_members_use_their_own_clips():
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, 'configs',
+                                   'movinet_a6_ensemble_k600.py'))
+    model = MODELS.build(cfg.model)
+    assert [m.backbone.arch.project_channels for m in model.members] == \
+        [856, 992]
+    branches = [s for s in cfg.test_pipeline if s['type'] == 'KeyMapper']
+    clips = [(b['transforms'][0]['clip_len'], b['transforms'][3]['crop_size'])
+             for b in branches]
+    assert clips == [(80, 290), (120, 320)]

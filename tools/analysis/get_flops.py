@@ -65,23 +65,48 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def _clip_shape(steps) -> Optional[Tuple[int, int, int]]:
+    frames = size = None
+    for step in steps:
+        if step['type'] in ('SampleFrames', 'UniformSample'):
+            frames = step['clip_len'] * step.get('num_clips', 1)
+        elif step['type'] in ('CenterCrop', 'ThreeCrop', 'TenCrop'):
+            size = step['crop_size']
+    if frames and size:
+        h, w = (size, size) if isinstance(size, int) else size[::-1]
+        return frames, h, w
+    return None
+
+
+def _test_pipeline(cfg: Config) -> list:
+    for loader in ('test_dataloader', 'val_dataloader'):
+        pipeline = (cfg.get(loader) or {}).get('dataset', {}).get('pipeline')
+        if pipeline:
+            return pipeline
+    return []
+
+
 def test_clip_shape(cfg: Config) -> Tuple[int, int, int]:
     """(T, H, W) of the config's test pipeline (SampleFrames, CenterCrop)."""
-    for loader in ('test_dataloader', 'val_dataloader'):
-        pipeline = cfg.get(loader, {}).get('dataset', {}).get('pipeline')
-        if not pipeline:
-            continue
-        frames = size = None
-        for step in pipeline:
-            if step['type'] in ('SampleFrames', 'UniformSample'):
-                frames = step['clip_len'] * step.get('num_clips', 1)
-            elif step['type'] in ('CenterCrop', 'ThreeCrop', 'TenCrop'):
-                size = step['crop_size']
-        if frames and size:
-            h, w = (size, size) if isinstance(size, int) else size[::-1]
-            return frames, h, w
-    raise ValueError('cannot read the clip shape from the config; pass '
-                     '--shape T H W')
+    shape = _clip_shape(_test_pipeline(cfg))
+    if shape is None:
+        raise ValueError('cannot read the clip shape from the config; pass '
+                         '--shape T H W')
+    return shape
+
+
+def member_clip_shapes(cfg: Config, input_keys) -> list:
+    """(T, H, W) of each ensemble member, from its KeyMapper branch."""
+    shapes = {}
+    for step in _test_pipeline(cfg):
+        if step['type'] == 'KeyMapper':
+            key = step.get('remapping', {}).get('imgs')
+            shapes[key] = _clip_shape(step['transforms'])
+    missing = [k for k in input_keys if not shapes.get(k)]
+    if missing:
+        raise ValueError(f'cannot read the clip shape of ensemble inputs '
+                         f'{missing} from the test pipeline; pass --shape')
+    return [shapes[k] for k in input_keys]
 
 
 def build_model(cfg: Config) -> nn.Module:
@@ -166,11 +191,29 @@ def get_flops(cfg: Config,
               shape: Optional[Sequence[int]] = None,
               extrapolate_time: bool = False) -> dict:
     """Build ``cfg.model`` and count; returns a dict for reports and tests."""
-    if shape is None:
-        shape = test_clip_shape(cfg)
     model = build_model(cfg)
     counter = count_macs_extrapolated if extrapolate_time else count_macs
     start = time.perf_counter()
+    members = getattr(model, 'members', None)
+    if members is not None:  # an ensemble: every member on its own clip
+        shapes = ([tuple(shape)] * len(members) if shape is not None else
+                  member_clip_shapes(cfg, model.input_keys))
+        per_member = [counter(m, s) for m, s in zip(members, shapes)]
+        macs = {k: sum(c[k] for c in per_member) for k in per_member[0]}
+        return dict(
+            model=f'{type(model).__name__} of ' + ' + '.join(
+                describe(m) for m in members),
+            shape=shapes[0],
+            members=[dict(model=describe(m), shape=s, macs=c['total'],
+                          params=count_params(m))
+                     for m, s, c in zip(members, shapes, per_member)],
+            macs=macs['total'],
+            conv_macs=macs['conv'],
+            linear_macs=macs['linear'],
+            params=count_params(model),
+            seconds=time.perf_counter() - start)
+    if shape is None:
+        shape = test_clip_shape(cfg)
     macs = counter(model, tuple(shape))
     return dict(
         model=describe(model),
@@ -194,6 +237,11 @@ def format_table(config: str, result: dict, extrapolated: bool) -> str:
          f"{result['linear_macs'] / 1e9:.4f}"),
         ('Params', f"{result['params'] / 1e6:.3f} M ({result['params']:,})"),
     ]
+    for i, member in enumerate(result.get('members', [])):
+        t, h, w = member['shape']
+        rows.insert(3 + i, (f'  member {i}',
+                            f"{member['model']}: {t} x {h} x {w}, "
+                            f"{member['macs'] / 1e9:.3f} GMACs"))
     width = max(len(k) for k, _ in rows)
     line = '=' * 64
     body = '\n'.join(f'{k:<{width}}  {v}' for k, v in rows)
