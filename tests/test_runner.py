@@ -205,8 +205,9 @@ def test_lr_is_scaled_to_the_batch(trained):
     lr = runner.optim_wrapper.get_lr()['lr'][0]
     assert 0 < lr < 1.8 * 2 / 1024
     optimizer = runner.optim_wrapper.optimizer
-    assert type(optimizer).__name__ == 'RMSprop'
-    assert optimizer.defaults['alpha'] == 0.9
+    assert type(optimizer).__name__ == 'TFRMSprop'
+    assert type(runner.optim_wrapper).__name__ == 'PerVariableClipOptimWrapper'
+    assert optimizer.defaults['rho'] == 0.9
     assert optimizer.defaults['eps'] == 1.0
     assert optimizer.defaults['momentum'] == 0.9
 
@@ -296,7 +297,7 @@ def test_train_tool_merges_arguments(monkeypatch):
         '--cfg-options', 'train_dataloader.batch_size=3'
     ])
     cfg = module.merge_args(Config.fromfile(CONFIG), args)
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.type == 'PerVariableClipAmpOptimWrapper'
     assert cfg.resume is True and cfg.load_from == 'x.pth'
     assert cfg.train_dataloader.batch_size == 3
     assert cfg.work_dir == osp.join('./work_dirs', 'movinet_a0_stream_k600')

@@ -97,11 +97,17 @@ def merge_args(cfg, args):
                                 osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
+        amp_types = {
+            'OptimWrapper': 'AmpOptimWrapper',
+            'AmpOptimWrapper': 'AmpOptimWrapper',
+            'PerVariableClipOptimWrapper': 'PerVariableClipAmpOptimWrapper',
+            'PerVariableClipAmpOptimWrapper': 'PerVariableClipAmpOptimWrapper',
+        }
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        assert optim_wrapper in ('OptimWrapper', 'AmpOptimWrapper'), \
-            '`--amp` is not supported with the custom optimizer wrapper ' \
-            f'`{optim_wrapper}`'
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        if optim_wrapper not in amp_types:
+            raise ValueError('`--amp` is not supported with the custom '
+                             f'optimizer wrapper `{optim_wrapper}`')
+        cfg.optim_wrapper.type = amp_types[optim_wrapper]
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.resume == 'auto':

@@ -63,15 +63,18 @@ param_scheduler = [
 # BN parameters, biases, the ReZero scales and the positional-encoding
 # scales are not decayed.
 optim_wrapper = dict(
-    type='OptimWrapper',
+    # Keras `clipnorm=1.0` clips the gradient of each variable to norm 1
+    type='PerVariableClipOptimWrapper',
+    # Keras RMSprop: epsilon inside the square root and the lr applied
+    # before the momentum buffer (torch.optim.RMSprop differs on both,
+    # which matters with eps=1.0)
     optimizer=dict(
-        type='RMSprop',
+        type='TFRMSprop',
         lr=1.8,
-        alpha=0.9,
+        rho=0.9,
         eps=1.0,
         momentum=0.9,
-        weight_decay=3e-5,
-        centered=False),
+        weight_decay=3e-5),
     paramwise_cfg=dict(
         norm_decay_mult=0.,
         bias_decay_mult=0.,
@@ -79,11 +82,8 @@ optim_wrapper = dict(
             'rezero': dict(decay_mult=0.),
             'pos_encoding.scale': dict(decay_mult=0.),
         }),
-    # Keras `clipnorm=1.0` clips the gradient of each variable to norm 1;
-    # MMEngine clips the global norm of all gradients (stricter).
     clip_grad=dict(max_norm=1.0, norm_type=2))
 
-# ---- loops ----------------------------------------------------------------
 train_cfg = dict(
     type='EpochBasedTrainLoop',
     max_epochs=max_epochs,
