@@ -1,3 +1,4 @@
+import os
 import warnings
 
 import pytest
@@ -9,6 +10,9 @@ warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformable
 # Randomised weights drive activations into denormal floats, which are ~50x
 # slower on x86 CPUs; flushing them changes nothing at our tolerances.
 torch.set_flush_denormal(True)
+# With pytest-xdist each worker gets one core: more threads only fight.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True, scope='session')

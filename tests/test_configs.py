@@ -214,10 +214,12 @@ def test_data_layout_and_loops(path):
 def test_official_schedule(path):
     cfg = _load(path)
     optimizer = cfg.optim_wrapper.optimizer
-    assert optimizer.type == 'RMSprop'
+    # Keras RMSprop (eps inside the sqrt) and Keras per-variable clipnorm
+    assert optimizer.type == 'TFRMSprop'
+    assert cfg.optim_wrapper.type == 'PerVariableClipOptimWrapper'
     assert optimizer.lr == 1.8
-    assert (optimizer.alpha, optimizer.momentum, optimizer.eps) == (0.9, 0.9,
-                                                                    1.0)
+    assert (optimizer.rho, optimizer.momentum, optimizer.eps) == (0.9, 0.9,
+                                                                  1.0)
     # TF: l2_weight_decay 3e-5 -> keras l2(3e-5 / 2) -> gradient 3e-5 * w
     assert optimizer.weight_decay == 3e-5
     assert cfg.optim_wrapper.clip_grad == dict(max_norm=1.0, norm_type=2)
