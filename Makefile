@@ -27,3 +27,30 @@ test-slow: venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+# TensorFlow reference env for the TF parity tests (tests/test_tf_parity.py):
+# the official MoViNet code from tf-models-official, CPU only. `make test`
+# builds it (once; the stamp makes it idempotent).
+TF_VENV ?= .venv-tf
+TF_PY := $(TF_VENV)/bin/python
+TF_STAMP := $(TF_VENV)/.installed
+TF_REQS := tools/tf_reference/requirements.txt tools/tf_reference/requirements-nodeps.txt tools/tf_reference/constraints.txt
+
+.PHONY: tf-venv clean-tf-venv
+
+tf-venv: $(TF_STAMP)
+
+$(TF_STAMP): $(TF_REQS)
+	test -x $(TF_PY) || $(PYTHON) -m venv $(TF_VENV)
+	echo '*' > $(TF_VENV)/.gitignore
+	$(TF_PY) -m pip install -q --upgrade pip
+	$(TF_PY) -m pip install -q -r tools/tf_reference/requirements.txt -c tools/tf_reference/constraints.txt
+	$(TF_PY) -m pip install -q --no-deps -r tools/tf_reference/requirements-nodeps.txt
+	$(TF_PY) -c "import tensorflow as tf; from official.projects.movinet.modeling import movinet, movinet_model; print('tf reference env ok: tensorflow', tf.__version__)"
+	touch $(TF_STAMP)
+
+test: tf-venv
+test-slow: tf-venv
+
+clean-tf-venv:
+	rm -rf $(TF_VENV)

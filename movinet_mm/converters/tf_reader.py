@@ -17,6 +17,8 @@ verified. :func:`load_tf_checkpoint` takes a ``.tar.gz`` of a checkpoint
 directory (as the official MoViNet checkpoints are distributed), a
 directory, or a prefix.
 """
+import gzip
+import io
 import os
 import re
 import struct
@@ -387,9 +389,20 @@ def _pick_prefix(names: List[str], state_text: Optional[str],
     return prefixes[0]
 
 
+def _open_tar(path: str) -> tarfile.TarFile:
+    with open(path, 'rb') as f:
+        magic = f.read(2)
+    if magic == b'\x1f\x8b':
+        # Decompress it all first: gzip checks its CRC at the end only, and
+        # tarfile takes a damaged header for the end of the archive.
+        with gzip.open(path, 'rb') as f:
+            return tarfile.open(fileobj=io.BytesIO(f.read()), mode='r:')
+    return tarfile.open(path, 'r:*')
+
+
 def _load_tar(path: str, **kwargs) -> Tuple[Dict[str, np.ndarray], str]:
     try:
-        with tarfile.open(path, 'r:*') as tar:
+        with _open_tar(path) as tar:
             members = {m.name: m for m in tar.getmembers() if m.isfile()}
             states = [n for n in members if os.path.basename(n) ==
                       'checkpoint']

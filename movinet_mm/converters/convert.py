@@ -1,0 +1,359 @@
+"""Convert an official TF MoViNet checkpoint into a movinet_mm checkpoint.
+
+The pieces of ``tools/convert_tf_checkpoint.py``: read the checkpoint without
+TensorFlow (:mod:`.tf_reader`), say what it holds (:func:`inspect_tf_vars`),
+map it strictly onto a freshly built recognizer (:mod:`.tf_checkpoint`),
+reshape it to the requested conv type, and save a tensor-only checkpoint
+atomically (:func:`save_checkpoint`).
+"""
+import hashlib
+import os
+import re
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .tf_checkpoint import SUFFIX, tf_to_torch_state_dict
+from .tf_reader import load_tf_checkpoint
+
+__all__ = ['ConversionError', 'CheckpointInfo', 'inspect_tf_vars',
+           'build_model', 'convert_tf_checkpoint', 'save_checkpoint',
+           'MODES', 'STREAM_CONV_TYPES', 'CLASSIFIER_KEYS']
+
+MODES = ('base', 'stream')
+STREAM_CONV_TYPES = ('2plus1d', '3d_2plus1d')
+# the conv type of configs/movinet_*_stream_k600.py
+DEFAULT_STREAM_CONV_TYPE = '3d_2plus1d'
+CLASSIFIER_KEYS = ('cls_head.fc_cls.weight', 'cls_head.fc_cls.bias')
+_LAYER = re.compile(r'^model/layer_with_weights-0/layer_with_weights-(\d+)/')
+
+
+class ConversionError(ValueError):
+    """The checkpoint does not fit the requested model (or is unusable)."""
+
+
+def _arch_specs():
+    from movinet_mm.models import ARCH_SPECS
+    return ARCH_SPECS
+
+
+@dataclass
+class CheckpointInfo:
+    """What the variables of an official checkpoint say about its model."""
+    num_variables: int
+    num_block_layers: int
+    conv_type: str  # '3d', '2plus1d' or '3d_2plus1d'
+    positional_encoding: bool
+    num_classes: Optional[int]
+    arch_guess: Tuple[str, ...]  # archs with that many block layers
+
+    @property
+    def mode(self) -> str:
+        return 'stream' if self.conv_type in STREAM_CONV_TYPES else 'base'
+
+    def describe(self) -> str:
+        archs = '/'.join(self.arch_guess) or 'unknown arch'
+        pe = ', positional encoding' if self.positional_encoding else ''
+        return (f'{self.mode} ({self.conv_type} convs{pe}), '
+                f'{self.num_block_layers} block layers ({archs}), '
+                f'{self.num_classes} classes, {self.num_variables} variables')
+
+
+def _model_vars(tf_vars: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """The variables of the classifier (root ``model/``), suffix stripped.
+
+    Optimizer slots and the other roots of training checkpoints (``backbone/``,
+    ``optimizer/``, ``save_counter``) are left out.
+    """
+    out = {}
+    for key, value in tf_vars.items():
+        if not key.startswith('model/') or '.OPTIMIZER_SLOT' in key:
+            continue
+        if key.endswith(SUFFIX):
+            key = key[:-len(SUFFIX)]
+        elif '/.ATTRIBUTES/' in key:
+            continue
+        out[key] = value
+    return out
+
+
+def inspect_tf_vars(tf_vars: Mapping[str, np.ndarray]) -> CheckpointInfo:
+    model_vars = _model_vars(tf_vars)
+    if not model_vars:
+        roots = sorted({k.split('/')[0] for k in tf_vars})
+        raise ConversionError(
+            'no MoViNet classifier variables (model/layer_with_weights-*) in '
+            'the checkpoint: not an official MoViNet checkpoint? (its roots: '
+            f'{", ".join(roots[:8]) or "none"})')
+    layers = [int(m.group(1)) for m in map(_LAYER.match, model_vars) if m]
+    num_block_layers = max(layers) - 1 if layers else 0
+    if any('/_conv/_conv/' in k for k in model_vars):
+        conv_type = '2plus1d'  # MobileConv2D nests a Keras conv in ConvBlock
+    elif any(k.endswith('_feature/_conv_temporal/kernel') for k in model_vars):
+        conv_type = '3d_2plus1d'
+    else:
+        conv_type = '3d'
+    num_classes = None
+    for key in ('model/layer_with_weights-1/_classifier/_conv/kernel',
+                'model/layer_with_weights-1/_classifier/_conv/_conv/kernel'):
+        if key in model_vars:
+            num_classes = int(model_vars[key].shape[-1])
+    archs = tuple(a for a, s in _arch_specs().items()
+                  if s.num_layers == num_block_layers)
+    return CheckpointInfo(
+        num_variables=len(model_vars),
+        num_block_layers=num_block_layers,
+        conv_type=conv_type,
+        positional_encoding=any('/_pos_encoding/' in k for k in model_vars),
+        num_classes=num_classes,
+        arch_guess=archs)
+
+
+def build_model(arch: str, mode: str, conv_type: Optional[str] = None,
+                num_classes: int = 600) -> nn.Module:
+    """A movinet_mm recognizer of the official architecture ``arch``/``mode``.
+
+    Base: non-causal, 3D convs and SE, swish / sigmoid. Stream: causal,
+    ``conv_type`` '2plus1d' or '3d_2plus1d', SE '2plus3d', hard swish /
+    hard sigmoid, positional encoding for a3-a5. The classifier head uses
+    swish in both, as the official ``MovinetClassifier`` does by default.
+    """
+    import movinet_mm  # noqa: F401  (registers the modules)
+    from mmaction.registry import MODELS
+    from mmengine.registry import DefaultScope
+
+    spec = _arch_specs()[arch]
+    if mode == 'base':
+        backbone = dict(type='MoViNet', arch=arch)
+    else:
+        backbone = dict(
+            type='MoViNet', arch=arch, causal=True,
+            conv_type=conv_type or DEFAULT_STREAM_CONV_TYPE,
+            se_type='2plus3d', activation='hard_swish',
+            gating_activation='hard_sigmoid',
+            use_positional_encoding=arch in ('a3', 'a4', 'a5'))
+    cfg = dict(
+        type='MoViNetRecognizer', backbone=backbone,
+        cls_head=dict(type='MoViNetHead', num_classes=num_classes,
+                      in_channels=spec.project_channels,
+                      hidden_channels=spec.head_channels))
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        return MODELS.build(cfg).eval()
+
+
+def _likely_causes(info: CheckpointInfo, arch: str, mode: str) -> List[str]:
+    causes = []
+    if mode == 'base' and info.mode == 'stream':
+        found = ('_conv_temporal and nested _conv/_conv (2plus1d)'
+                 if info.conv_type == '2plus1d' else
+                 '_conv_temporal (3d_2plus1d)')
+        causes.append(f'this looks like a stream checkpoint (found {found}) '
+                      'but --mode base was given')
+    elif mode == 'stream' and info.mode == 'base':
+        causes.append(
+            'this looks like a base checkpoint (3D convs, no _conv_temporal) '
+            'but --mode stream was given (the causal-3D '
+            '*_stream_legacy checkpoints have this layout too; they are '
+            'not supported)')
+    num_layers = _arch_specs()[arch].num_layers
+    if info.num_block_layers != num_layers:
+        guess = (f'arch {" or ".join(info.arch_guess)}' if info.arch_guess
+                 else 'no known arch')
+        causes.append(
+            f'variable count suggests {guess}: the checkpoint has '
+            f'{info.num_block_layers} block layers, {arch} has {num_layers}, '
+            f'but --arch {arch} was given')
+    wants_pe = mode == 'stream' and arch in ('a3', 'a4', 'a5')
+    if info.mode == mode and info.num_block_layers == num_layers and \
+            wants_pe != info.positional_encoding:
+        causes.append(
+            f'the checkpoint {"has" if info.positional_encoding else "lacks"}'
+            f' positional-encoding variables (_pos_encoding), but the '
+            f'official {arch} {mode} model '
+            f'{"uses" if wants_pe else "does not use"} positional encoding')
+    return causes
+
+
+@dataclass
+class Conversion:
+    """The result of :func:`convert_tf_checkpoint`."""
+    state_dict: 'OrderedDict[str, torch.Tensor]'
+    meta: Dict[str, object]
+    info: CheckpointInfo
+    summary: List[str]
+
+
+def convert_tf_checkpoint(src: str,
+                          arch: str,
+                          mode: str,
+                          conv_type: Optional[str] = None,
+                          num_classes: Optional[int] = None,
+                          finetune: bool = False) -> Conversion:
+    """Convert the official checkpoint ``src`` for the model ``arch``/``mode``.
+
+    Args:
+        src: a release ``.tar.gz``, a checkpoint directory or a prefix.
+        arch: 'a0'-'a5' or 't0'.
+        mode: 'base' or 'stream'.
+        conv_type: the conv type of the output. Base: '3d' only. Stream:
+            '3d_2plus1d' (default; the layout of the stream configs) or
+            '2plus1d'; either kind of stream checkpoint converts to both.
+        num_classes: the expected number of classes; None takes the
+            checkpoint's. A different number needs ``finetune``.
+        finetune: drop the classifier (``cls_head.fc_cls.*``) so that it is
+            initialised afresh when the checkpoint is loaded into a model
+            with ``num_classes`` classes (required then).
+
+    Raises:
+        FileNotFoundError, CheckpointError (unreadable), ConversionError
+        (does not fit): all before anything is written.
+    """
+    specs = _arch_specs()
+    if arch not in specs:
+        raise ConversionError(f'unknown arch {arch!r}: one of '
+                              f'{", ".join(specs)}')
+    if mode not in MODES:
+        raise ConversionError(f'unknown mode {mode!r}: base or stream')
+    if mode == 'base':
+        if conv_type not in (None, '3d'):
+            raise ConversionError(f'--conv-type {conv_type} is for stream '
+                                  "models; base models use '3d'")
+        target_conv = '3d'
+    else:
+        if conv_type not in (None, ) + STREAM_CONV_TYPES:
+            raise ConversionError(
+                f'--conv-type {conv_type}: stream models use '
+                f'{" or ".join(STREAM_CONV_TYPES)}')
+        target_conv = conv_type or DEFAULT_STREAM_CONV_TYPE
+
+    if finetune and num_classes is None:
+        raise ConversionError('--finetune needs --num-classes N, the number '
+                              'of classes to fine-tune on')
+
+    tf_vars, where = load_tf_checkpoint(src)
+    info = inspect_tf_vars(tf_vars)
+    causes = _likely_causes(info, arch, mode)
+    ckpt_classes = info.num_classes or num_classes or 600
+    if num_classes is not None and num_classes != ckpt_classes and \
+            not finetune:
+        raise ConversionError(
+            f'the checkpoint classifies {ckpt_classes} classes but '
+            f'--num-classes {num_classes} was given. To fine-tune on '
+            f'{num_classes} classes add --finetune: everything is converted '
+            'and the classifier (cls_head.fc_cls.*) is dropped, to be '
+            'initialised afresh.')
+
+    source_conv = info.conv_type if (mode == 'stream' and info.mode ==
+                                     'stream') else target_conv
+    model = build_model(arch, mode, source_conv, ckpt_classes)
+    try:
+        state_dict = tf_to_torch_state_dict(tf_vars, model)
+    except ValueError as e:
+        head = '; '.join(causes) if causes else (
+            f'the checkpoint ({info.describe()}) does not fit the official '
+            f'{arch} {mode} model')
+        raise ConversionError(f'{head}.\n{e}') from None
+    if causes:  # cannot happen with a strict mapping, but never guess
+        raise ConversionError('; '.join(causes))
+
+    mapped = sum(not k.endswith('num_batches_tracked') for k in state_dict)
+    summary = [f'source: {where}',
+               f'found: {info.describe()}',
+               f'mapped {mapped} tensors of the {arch} {mode} model from '
+               f'{info.num_variables} TF variables (strict: nothing missing, '
+               'unused or misshapen)']
+    if source_conv != target_conv:
+        from movinet_mm.models import convert_conv_type
+        target = build_model(arch, mode, target_conv, ckpt_classes)
+        state_dict = convert_conv_type(state_dict, target)
+        summary.append(f'conv type {source_conv} -> {target_conv} '
+                       '(same weights, kernels reshaped)')
+    dropped = []
+    if finetune:
+        dropped = [k for k in CLASSIFIER_KEYS if k in state_dict]
+        for k in dropped:
+            del state_dict[k]
+        summary.append(
+            f'fine-tuning: dropped the {ckpt_classes}-class classifier '
+            f'({", ".join(dropped)}); it will be initialised afresh for '
+            f'{num_classes} classes (MMEngine then reports these keys as '
+            'missing)')
+    out_classes = num_classes if num_classes is not None else ckpt_classes
+    state_dict = OrderedDict((k, v.contiguous()) for k, v in
+                             state_dict.items())
+    num_params = sum(v.numel() for k, v in state_dict.items()
+                     if not k.endswith(('running_mean', 'running_var',
+                                        'num_batches_tracked')))
+    summary.append(f'{len(state_dict)} tensors, {num_params:,} parameters '
+                   '(BN statistics excluded)')
+    meta = dict(
+        converted_from=os.path.basename(os.path.normpath(src)),
+        source_format='tf2-checkpoint',
+        arch=arch,
+        mode=mode,
+        conv_type=target_conv,
+        source_conv_type=info.conv_type,
+        num_classes=int(out_classes),
+        checkpoint_num_classes=int(ckpt_classes),
+        use_positional_encoding=int(info.positional_encoding),
+        classifier_dropped=','.join(dropped),
+        converter='movinet_mm.converters (tools/convert_tf_checkpoint.py)',
+    )
+    if os.path.isfile(src):
+        meta['source_sha256'] = sha256_file(src)
+    from movinet_mm.version import __version__
+    meta['movinet_mm_version'] = __version__
+    return Conversion(state_dict, meta, info, summary)
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_checkpoint(checkpoint: dict, dst: str) -> str:
+    """``torch.save`` to ``dst`` atomically; returns the file's SHA-256.
+
+    The file is written to a temporary file in the same directory and moved
+    into place with ``os.replace``: ``dst`` is either the complete new file
+    or untouched, and nothing is left behind on failure.
+    """
+    dst = os.path.abspath(dst)
+    folder = os.path.dirname(dst)
+    made = []
+    probe = folder
+    while not os.path.isdir(probe):
+        made.append(probe)
+        probe = os.path.dirname(probe)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder,
+                               prefix=f'.{os.path.basename(dst)}.',
+                               suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        digest = sha256_file(tmp)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it 0600
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        for d in made:  # folders this call created, innermost first
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
+        raise
+    return digest
