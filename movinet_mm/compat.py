@@ -16,6 +16,24 @@
    trusted like any pickle you wrote yourself); anything fetched from a URL
    loads with ``weights_only=True``, so it can never run pickled code.
    Released movinet_mm weights are tensor-only state dicts.
+4. Distributed training without GPUs. MMEngine 0.10.7's launchers
+   (``init_dist('pytorch' | 'slurm' | 'mpi')``) call ``torch.cuda.set_device``
+   and the Runner builds ``MMDistributedDataParallel`` with CUDA
+   ``device_ids`` and converts BN to ``SyncBatchNorm`` (``sync_bn``), which
+   only runs on accelerators: multi-process CPU training
+   (``--launcher pytorch`` with ``mim train -G 2``, ``torchrun``,
+   ``tools/dist_train.sh``) fails. Only when ``torch.cuda.is_available()``
+   is False (and no other accelerator is in use), we (a) skip
+   ``set_device`` and initialise the process group with ``gloo`` (logged)
+   when the config asks for ``nccl``, the MMAction2 default; (b) build
+   ``MMDistributedDataParallel`` without ``device_ids`` for a CPU model;
+   (c) keep plain BN for a CPU model (each process normalises its own
+   batch). With CUDA nothing changes. The patch targets the module-level
+   functions that ``mmengine.dist.init_dist`` and ``Runner.wrap_model`` look
+   up at call time, so it applies as long as ``movinet_mm`` is imported
+   before the Runner is built: ``tools/train.py`` imports it at the top and
+   configs import it when parsed (``custom_imports``), before
+   ``Runner.from_cfg`` -> ``setup_env`` -> ``init_dist``.
 """
 import importlib
 import importlib.util
@@ -98,6 +116,94 @@ def _register_checkpoint_loaders() -> None:
         prefixes=('http://', 'https://'), force=True)(load_from_http_weights_only)
 
 
+def _on_cpu_only() -> bool:
+    """No CUDA (and no other accelerator MMEngine would pick)."""
+    if torch.cuda.is_available():
+        return False
+    from mmengine.device import get_device
+    return get_device() == 'cpu'
+
+
+def _cpu_backend(backend: str) -> str:
+    if backend == 'nccl':
+        from mmengine.logging import print_log
+        print_log('movinet_mm: CUDA is not available, using the gloo backend '
+                  'for distributed training on CPU (instead of nccl)',
+                  logger='current')
+        return 'gloo'
+    return backend
+
+
+class _NoSetDevice:
+    """Makes ``torch.cuda.set_device`` a no-op for the duration of a call."""
+
+    def __enter__(self):
+        self.saved = torch.cuda.set_device
+        torch.cuda.set_device = lambda device: None
+
+    def __exit__(self, *exc):
+        torch.cuda.set_device = self.saved
+
+
+def _cpu_launcher(original):
+    """Wrap an ``mmengine.dist.utils._init_dist_*`` launcher for CPU runs."""
+    if getattr(original, '_movinet_cpu', False):
+        return original
+
+    def init(backend, *args, **kwargs):
+        if not _on_cpu_only():
+            return original(backend, *args, **kwargs)
+        with _NoSetDevice():
+            return original(_cpu_backend(backend), *args, **kwargs)
+
+    init._movinet_cpu = True
+    init.__wrapped__ = original
+    init.__doc__ = original.__doc__
+    return init
+
+
+def _on_cpu(module) -> bool:
+    return all(p.device.type == 'cpu' for p in module.parameters())
+
+
+def _patch_cpu_distributed() -> None:
+    import mmengine.dist.utils as dist_utils
+    import mmengine.runner.runner as runner_module
+    from mmengine.model import MMDistributedDataParallel
+
+    for name in ('_init_dist_pytorch', '_init_dist_slurm', '_init_dist_mpi'):
+        setattr(dist_utils, name, _cpu_launcher(getattr(dist_utils, name)))
+
+    ddp_init = MMDistributedDataParallel.__init__
+    if not getattr(ddp_init, '_movinet_cpu', False):
+        def __init__(self, module, *args, **kwargs):
+            if _on_cpu_only() and _on_cpu(module):
+                # torch DDP takes device_ids only for accelerator modules
+                kwargs.pop('device_ids', None)
+                kwargs.pop('output_device', None)
+            ddp_init(self, module, *args, **kwargs)
+
+        __init__._movinet_cpu = True
+        __init__.__wrapped__ = ddp_init
+        MMDistributedDataParallel.__init__ = __init__
+
+    convert = runner_module.convert_sync_batchnorm
+    if not getattr(convert, '_movinet_cpu', False):
+        def convert_sync_batchnorm(module, implementation='torch'):
+            if _on_cpu_only() and _on_cpu(module):
+                from mmengine.logging import print_log
+                print_log('movinet_mm: SyncBatchNorm needs an accelerator; '
+                          'keeping per-process BatchNorm on CPU',
+                          logger='current')
+                return module
+            return convert(module, implementation)
+
+        convert_sync_batchnorm._movinet_cpu = True
+        convert_sync_batchnorm.__wrapped__ = convert
+        runner_module.convert_sync_batchnorm = convert_sync_batchnorm
+
+
 DRN_STUBBED = _stub_missing_drn()
 _ensure_importlib_metadata()
 _register_checkpoint_loaders()
+_patch_cpu_distributed()

@@ -1,3 +1,4 @@
 from .sampling import SampleAllFrames, ShiftFrameIndices
+from .shuffle import ShuffleFrames
 
-__all__ = ['SampleAllFrames', 'ShiftFrameIndices']
+__all__ = ['SampleAllFrames', 'ShiftFrameIndices', 'ShuffleFrames']

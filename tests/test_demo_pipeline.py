@@ -1,0 +1,195 @@
+"""The demo path end to end, scaled down: what `make demo` runs, as a user runs it.
+
+Subprocesses from the repository root, as in the README: generate a few
+synthetic clips, `python -m mim train movinet_mm <demo config>`, `python -m
+mim test` with the stream loop, the training-curve plot and the per-pair
+report; a run killed with SIGKILL and resumed with `--resume`; and the demo
+config run by MMAction2's own installed tools/train.py from another
+directory (the drop-in case). The data are 8 clips of 16 frames at 40x40.
+"""
+import glob
+import json
+import math
+import os
+import os.path as osp
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = 'configs/movinet_a0_stream_synthetic.py'
+PER_CLASS = 1  # 8 training clips
+BATCH = 4
+ITERS_PER_EPOCH = math.ceil(8 * PER_CLASS / BATCH)
+TIMEOUT = 300
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, cwd=REPO, timeout=TIMEOUT, env=None):
+    """Run a command; on failure show its output."""
+    env = dict(os.environ if env is None else env)
+    env.setdefault('OMP_NUM_THREADS', '1')  # small tensors; no oversubscription
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, \
+        f'{" ".join(map(str, cmd))} failed:\n{proc.stdout[-6000:]}'
+    return proc.stdout
+
+
+def make_data(root: str) -> str:
+    run([sys.executable, 'tools/data/generate_synthetic.py', '--out', root,
+         '--train-per-class', str(PER_CLASS), '--val-per-class', '1',
+         '--test-per-class', '1', '--frames', '16', '--size', '40',
+         '--quiet'])
+    return root
+
+
+def data_options(root: str):
+    """--cfg-options that point the demo config at another data set."""
+    opts = []
+    for split in ('train', 'val', 'test'):
+        opts += [f'{split}_dataloader.dataset.ann_file='
+                 f'{root}/{split}_list_videos.txt',
+                 f'{split}_dataloader.dataset.data_prefix.video='
+                 f'{root}/videos']
+    return opts
+
+
+def tiny_options(root: str, epochs: int, batch: int = BATCH):
+    return ['--cfg-options', *data_options(root),
+            f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
+            f'train_dataloader.batch_size={batch}',
+            'default_hooks.logger.interval=1',
+            'default_hooks.checkpoint.max_keep_ckpts=-1']
+
+
+def mim_train(work_dir, root, epochs, *extra, timeout=TIMEOUT):
+    return run([sys.executable, '-m', 'mim', 'train', 'movinet_mm', CONFIG,
+                *extra, '--work-dir', work_dir,
+                *tiny_options(root, epochs)], timeout=timeout)
+
+
+def checkpoint_iter(path: str) -> int:
+    ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    return int(ckpt['meta']['iter'])
+
+
+def last_checkpoint(work_dir: str) -> str:
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+@pytest.fixture
+def data(tmp_path):
+    return make_data(str(tmp_path / 'synthetic'))
+
+
+def test_generate_train_stream_test_plot_report(data, tmp_path):
+    work = str(tmp_path / 'work')
+    mim_train(work, data, 2)
+    ckpt = last_checkpoint(work)
+    assert ckpt.endswith('epoch_2.pth')
+    # an uninterrupted run ends at epochs x iterations per epoch
+    assert checkpoint_iter(ckpt) == 2 * ITERS_PER_EPOCH
+    run_dir = sorted(glob.glob(osp.join(work, '2*', 'vis_data')))[-1]
+    run_dir = osp.dirname(run_dir)
+    # the stream val loop and StreamEvalHook ran after each epoch
+    for epoch in (1, 2):
+        with open(osp.join(run_dir, f'stream_eval_val_{epoch}.json')) as f:
+            assert json.load(f)['num_videos'] == 8
+        assert osp.isfile(osp.join(run_dir, f'stream_eval_val_{epoch}.png'))
+
+    test_dir = osp.join(work, 'test')
+    dump = osp.join(test_dir, 'predictions.pkl')
+    out = run([sys.executable, '-m', 'mim', 'test', 'movinet_mm', CONFIG,
+               '--checkpoint', ckpt, '--work-dir', test_dir, '--dump', dump,
+               '--cfg-options', *data_options(data)])
+    assert 'acc/top1' in out and 'stream eval: 8 videos' in out
+    stream_json = glob.glob(osp.join(test_dir, '*', 'stream_eval.json'))
+    assert len(stream_json) == 1
+    assert osp.isfile(stream_json[0].replace('.json', '.png'))
+
+    out = run([sys.executable, 'tools/analysis/plot_training_curve.py',
+               work])
+    assert osp.getsize(osp.join(work, 'training_curve.png')) > 10000
+    assert f'up to iteration {2 * ITERS_PER_EPOCH}' in out
+
+    report_json = str(tmp_path / 'report.json')
+    out = run([sys.executable, 'tools/data/synthetic_report.py', dump,
+               '--data', data, '--work-dir', work, '--json', report_json])
+    assert 'test top-1' in out and 'move_right/move_left' in out
+    assert 'training curve:' in out and 'stream test plot:' in out
+    with open(report_json) as f:
+        report = json.load(f)
+    assert report['num_videos'] == 8 and len(report['pairs']) == 4
+
+
+def test_killed_run_resumes_to_the_same_iteration(data, tmp_path):
+    work = str(tmp_path / 'work')
+    epochs = 4
+    cmd = [sys.executable, '-m', 'mim', 'train', 'movinet_mm', CONFIG,
+           '--work-dir', work, *tiny_options(data, epochs)]
+    log = open(str(tmp_path / 'killed.log'), 'w')
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log,
+                            stderr=subprocess.STDOUT,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'),
+                            start_new_session=True)
+    try:
+        deadline = time.time() + TIMEOUT
+        marker = osp.join(work, 'last_checkpoint')
+        while not osp.exists(marker):
+            assert proc.poll() is None, open(log.name).read()[-4000:]
+            assert time.time() < deadline, 'no checkpoint in time'
+            time.sleep(0.1)
+        # SIGKILL the whole run (mim and its train.py) mid-training
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    killed_at = checkpoint_iter(last_checkpoint(work))
+    assert killed_at < epochs * ITERS_PER_EPOCH, 'the run was not cut short'
+
+    out = mim_train(work, data, epochs, '--resume')
+    assert 'resumed epoch' in out.lower() or 'resumed' in out.lower()
+    ckpt = last_checkpoint(work)
+    assert ckpt.endswith(f'epoch_{epochs}.pth')
+    assert checkpoint_iter(ckpt) == epochs * ITERS_PER_EPOCH
+    # the resumed run did not start over: its first logged iteration comes
+    # after the checkpoint it resumed from
+    scalars = sorted(glob.glob(osp.join(work, '2*', 'vis_data',
+                                        'scalars.json')))[-1]
+    with open(scalars) as f:
+        iters = [json.loads(line)['iter'] for line in f if '"iter"' in line]
+    assert iters[0] == killed_at + 1
+    assert iters[-1] == epochs * ITERS_PER_EPOCH
+
+
+def test_drop_in_mmaction_train_script(data, tmp_path):
+    """The configs, copied into an MMAction2 checkout, run with its tools."""
+    import mmaction
+    script = osp.join(osp.dirname(mmaction.__file__), '.mim', 'tools',
+                      'train.py')
+    assert osp.isfile(script)
+    checkout = tmp_path / 'mmaction2'
+    shutil.copytree(osp.join(REPO, 'configs'),
+                    str(checkout / 'configs' / 'movinet'))
+    work = str(tmp_path / 'work')
+    run([sys.executable, script,
+         'configs/movinet/movinet_a0_stream_synthetic.py', '--work-dir',
+         work, *tiny_options(osp.abspath(data), 1)], cwd=str(checkout))
+    assert last_checkpoint(work).endswith('epoch_1.pth')
+    assert glob.glob(osp.join(work, '2*', 'stream_eval_val_1.json'))
