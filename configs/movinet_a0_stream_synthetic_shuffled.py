@@ -18,14 +18,15 @@
 _base_ = './movinet_a0_stream_synthetic.py'
 
 resolution = 40
-clip_len = 16
+clip_len = 12
+frame_interval = 2
 
 train_pipeline = [
     dict(type='DecordInit', io_backend='disk'),
     dict(
         type='SampleFrames',
         clip_len=clip_len,
-        frame_interval=1,
+        frame_interval=frame_interval,
         num_clips=1),
     dict(type='ShuffleFrames'),
     dict(type='DecordDecode'),
@@ -39,7 +40,7 @@ train_pipeline = [
 ]
 val_pipeline = [
     dict(type='DecordInit', io_backend='disk'),
-    dict(type='SampleAllFrames', frame_interval=1),
+    dict(type='SampleAllFrames', frame_interval=frame_interval),
     dict(type='ShuffleFrames', seed=0),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(resolution, resolution), keep_ratio=False),

@@ -2,7 +2,8 @@
 
 Every class comes with its time-reversed twin: ``move_left`` / ``move_right``,
 ``move_up`` / ``move_down``, ``rotate_clockwise`` /
-``rotate_counterclockwise``, ``approach`` / ``recede``. A clip of the second
+``rotate_counterclockwise`` (the shape circles along an arc, turning with
+it), ``approach`` / ``recede`` (it grows or shrinks). A clip of the second
 class of a pair is a clip of the first class played backwards, drawn from the
 same distribution of shapes, colours, speeds, backgrounds and noise. The set
 of frames of a clip (ignoring their order) therefore has exactly the same
@@ -430,7 +431,7 @@ def parse_args(argv=None):
                         help='output directory')
     parser.add_argument('--classes', nargs='*', default=list(ALL_CLASSES),
                         help='class names to use (at least two)')
-    parser.add_argument('--train-per-class', type=int, default=80)
+    parser.add_argument('--train-per-class', type=int, default=200)
     parser.add_argument('--val-per-class', type=int, default=8)
     parser.add_argument('--test-per-class', type=int, default=25)
     parser.add_argument('--frames', type=int, nargs='+', default=[32],
