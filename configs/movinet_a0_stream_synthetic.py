@@ -15,7 +15,7 @@
 #
 # Train: random windows of 12 frames taken every other frame (24 of the 32),
 #   resized to 40x40; no flips (a mirror image would swap left/right and
-#   clockwise/counter-clockwise). 1600 clips, batch 16, 9 epochs.
+#   clockwise/counter-clockwise). 1600 clips, batch 16, 7 epochs.
 # Val/test: every other frame of each whole video (16 frames), streamed
 #   through the causal model in sub-clips of 8 frames with its state
 #   carried (StreamValLoop / StreamTestLoop), predicting after the last
@@ -43,7 +43,7 @@ num_classes = 8
 resolution = 40  # network input; the videos are 64x64
 clip_len = 12  # training window, in sampled frames
 frame_interval = 2  # every other frame: 32-frame videos -> 16 steps
-max_epochs = 9  # 100 iterations of 16 clips each
+max_epochs = 7  # of 100 iterations (1600 clips, batch 16)
 
 model = dict(
     backbone=dict(

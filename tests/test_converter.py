@@ -442,7 +442,9 @@ def test_corrupt_archive(a0_base, tmp_path):
     bad = tmp_path / 'bad.tar.gz'
     bad.write_bytes(bytes(flipped))
     code, _, err = run_tool([bad, dst, '--arch', 'a0', '--mode', 'base'])
-    assert_failed(code, err, dst, 'cannot read the archive', 'CRC check')
+    # zlib reports a flipped byte as a bad code or as a CRC failure,
+    # depending on where it lands in the deflate stream.
+    assert_failed(code, err, dst, 'cannot read the archive', 'corrupt')
 
 
 def test_atomic_write(a0_base, tmp_path, monkeypatch):

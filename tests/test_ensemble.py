@@ -182,3 +182,29 @@ def test_a6_ensemble_members_use_their_own_clips():
     clips = [(b['transforms'][0]['clip_len'], b['transforms'][3]['crop_size'])
              for b in branches]
     assert clips == [(80, 290), (120, 320)]
+
+
+def test_demo_ensemble_feeds_even_and_odd_frames_of_the_demo_grid(tmp_path):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs', 'movinet_a0_stream_synthetic_ensemble.py'))
+    # frame t is uniformly grey 10 * t
+    frames = np.stack([np.full((64, 64, 3), 10 * t, np.uint8)
+                       for t in range(12)])
+    write_video(str(tmp_path / 'v.avi'), frames)
+    (tmp_path / 'ann.txt').write_text('v.avi 0\n')
+    dataset = DATASETS.build(
+        dict(type='VideoDataset', ann_file=str(tmp_path / 'ann.txt'),
+             data_prefix=dict(video=str(tmp_path)),
+             pipeline=cfg.test_pipeline, test_mode=True))
+    inputs = dataset[0]['inputs']
+    # the full-rate demo model sees video frames 0, 2, 4, ...; the half-rate
+    # members split them: 0, 4, 8 and 2, 6, 10
+    for key, first in (('imgs_even', 0), ('imgs_odd', 2)):
+        assert inputs[key].shape == (1, 3, 3, 40, 40)
+        means = inputs[key].float().mean(dim=(0, 1, 3, 4))
+        assert torch.allclose(means, 10. * torch.arange(first, 12, 4),
+                              atol=4)
+    model = MODELS.build(cfg.model)
+    assert model.input_keys == ['imgs_even', 'imgs_odd']
+    assert cfg.test_cfg.type == 'StreamTestLoop'

@@ -201,11 +201,8 @@ def _object_color(rng, background: np.ndarray) -> np.ndarray:
 
 
 def _shape(rng) -> Tuple[str, np.ndarray]:
-    """A shape as polygon vertices on the unit circle scale (radius ~1).
-
-    Irregular polygons and stars have no rotational symmetry, so their
-    rotation is visible; ellipses are used for moving and scaling only.
-    """
+    """A shape as polygon vertices at the unit scale (radius <= 1): an
+    irregular polygon, a star, an ellipse or a bar with a knob."""
     kind = rng.choice(['polygon', 'star', 'ellipse', 'bar'])
     if kind == 'polygon':
         n = int(rng.integers(3, 8))
