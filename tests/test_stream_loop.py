@@ -6,6 +6,7 @@ import os.path as osp
 import pytest
 import torch
 from mmaction.registry import HOOKS
+from mmengine.dataset import pseudo_collate
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
@@ -166,3 +167,53 @@ def test_scheduler_cuts_each_stream_at_its_end():
     assert calls == [3, 1, 2, 2, 2]  # cut at 3, 4, 6, 8, 10
     with pytest.raises(ValueError, match='lengths'):
         run_streams(step, clips, [3, 11, 6], chunk_size=4)
+    # every stream gets the same number of trace points, even one shorter
+    # than that (its frame counts repeat)
+    traced = run_streams(step, clips, [3, 10, 6], chunk_size=4,
+                         num_trace_points=4)
+    assert traced.trace_frames == [[1, 2, 3, 3], [3, 5, 8, 10],
+                                   [2, 3, 5, 6]]
+    assert [len(t) for t in traced.trace_logits] == [4, 4, 4]
+
+
+def test_ensemble_streams_through_the_loop(dataset, tmp_path):
+    """Multi-input models (one clip per member) in the stream loop."""
+    root, ann = dataset
+    with open(osp.join(root, 'broken_ens.avi'), 'wb') as f:
+        f.write(os.urandom(2048))
+    with open(ann) as f:
+        lines = f.readlines()
+    ens_ann = osp.join(str(tmp_path), 'ens.txt')
+    with open(ens_ann, 'w') as f:
+        f.writelines(lines + ['broken_ens.avi 1\n'])
+    cfg = make_cfg(root, ens_ann, str(tmp_path))
+    member = cfg['model']
+    keys = ('imgs_even', 'imgs_odd')
+
+    def branch(key, offset):
+        return dict(type='KeyMapper', mapping=None, remapping=dict(imgs=key),
+                    auto_remap=False, transforms=[
+                        dict(type='SampleAllFrames', frame_interval=2,
+                             offset=offset),
+                        dict(type='DecordDecode'),
+                        dict(type='Resize', scale=(-1, 36)),
+                        dict(type='CenterCrop', crop_size=32),
+                        dict(type='FormatShape', input_format='NCTHW')])
+
+    cfg['model'] = dict(type='EnsembleRecognizer', members=[member, member],
+                        input_keys=list(keys))
+    cfg['test_dataloader']['dataset']['pipeline'] = [
+        dict(type='DecordInit'), branch(keys[0], 0), branch(keys[1], 1),
+        dict(type='PackActionInputs', collect_keys=keys,
+             meta_keys=('img_shape', 'filename'))]
+    runner, metrics, preds = run_test(cfg)
+    assert metrics['acc/skipped_videos'] == 1 and len(preds) == 4
+    model = runner.model
+    for i in range(4):
+        data = runner.test_dataloader.dataset[i]
+        inputs = model.data_preprocessor(pseudo_collate([data]),
+                                         False)['inputs']
+        with torch.no_grad():
+            logits = model(inputs, mode='tensor')
+        torch.testing.assert_close(preds[f'video_{i}.avi'],
+                                   logits.softmax(-1)[0], atol=1e-5, rtol=0)

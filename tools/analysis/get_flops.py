@@ -72,6 +72,9 @@ def _clip_shape(steps) -> Optional[Tuple[int, int, int]]:
             frames = step['clip_len'] * step.get('num_clips', 1)
         elif step['type'] in ('CenterCrop', 'ThreeCrop', 'TenCrop'):
             size = step['crop_size']
+        elif step['type'] == 'Resize' and not step.get('keep_ratio', True):
+            w, h = step['scale']  # mmcv scales are (w, h)
+            size = (w, h)
     if frames and size:
         h, w = (size, size) if isinstance(size, int) else size[::-1]
         return frames, h, w
@@ -90,8 +93,10 @@ def test_clip_shape(cfg: Config) -> Tuple[int, int, int]:
     """(T, H, W) of the config's test pipeline (SampleFrames, CenterCrop)."""
     shape = _clip_shape(_test_pipeline(cfg))
     if shape is None:
-        raise ValueError('cannot read the clip shape from the config; pass '
-                         '--shape T H W')
+        raise ValueError('cannot read the clip shape from the config (its '
+                         'test pipeline needs SampleFrames and CenterCrop or '
+                         'a fixed Resize; SampleAllFrames clips are as long '
+                         'as each video); pass --shape T H W')
     return shape
 
 
@@ -257,7 +262,10 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    result = get_flops(cfg, args.shape, args.extrapolate_time)
+    try:
+        result = get_flops(cfg, args.shape, args.extrapolate_time)
+    except ValueError as error:
+        raise SystemExit(f'get_flops.py: error: {error}')
     print(format_table(args.config, result, args.extrapolate_time))
     return result
 

@@ -46,9 +46,13 @@ class _ReadGuard:
         try:
             out = self.pipeline(info)
             inputs = out['inputs'] if out is not None else None
-            if inputs is None or inputs.numel() == 0 or inputs.dim() < 4 or \
-                    inputs.shape[-3] == 0:
-                raise ValueError('no frames were decoded')
+            # one tensor, or one per input key (ensembles)
+            clips = list(inputs.values()) if isinstance(inputs, dict) \
+                else [inputs]
+            for clip in clips:
+                if clip is None or clip.numel() == 0 or clip.dim() < 4 or \
+                        clip.shape[-3] == 0:
+                    raise ValueError('no frames were decoded')
             return out
         except Exception as error:  # noqa: BLE001  (any decode failure)
             reason = f'{type(error).__name__}: {error}'

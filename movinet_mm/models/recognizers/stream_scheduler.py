@@ -1,5 +1,6 @@
 """Runs several videos of different lengths through a causal model as streams."""
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -21,9 +22,13 @@ class StreamResult:
 
 
 def trace_points(length: int, num_points: int) -> List[int]:
-    """Frame counts ceil(k / P * length), k = 1..P: the early-recognition grid."""
-    return sorted({max(1, math.ceil(k * length / num_points))
-                   for k in range(1, num_points + 1)})
+    """Frame counts ceil(k / P * length), k = 1..P: the early-recognition grid.
+
+    Always P points, so that videos of any length trace alike; a video
+    shorter than P frames repeats counts.
+    """
+    return [max(1, math.ceil(k * length / num_points))
+            for k in range(1, num_points + 1)]
 
 
 def run_streams(step: StepFn,
@@ -47,11 +52,11 @@ def run_streams(step: StepFn,
     if len(lengths) != num or min(lengths) < 1 or max(lengths) > clips.shape[2]:
         raise ValueError(f'lengths {lengths} do not fit clips of shape '
                          f'{tuple(clips.shape)}')
-    wanted = [set(trace_points(n, num_trace_points)) if num_trace_points
-              else set() for n in lengths]
+    wanted = [Counter(trace_points(n, num_trace_points)) if num_trace_points
+              else Counter() for n in lengths]
     cuts = set(range(chunk_size, max(lengths), chunk_size)) | set(lengths)
     for points in wanted:
-        cuts |= points
+        cuts |= set(points)
     final: List[Optional[Tensor]] = [None] * num
     result = StreamResult(logits=clips.new_empty(0),
                           trace_frames=[[] for _ in range(num)],
@@ -62,7 +67,7 @@ def run_streams(step: StepFn,
     for cut in sorted(cuts):
         logits, state = step(clips[active, :, start:cut], state)
         for row, s in enumerate(active):
-            if cut in wanted[s]:
+            for _ in range(wanted[s][cut]):
                 result.trace_frames[s].append(cut)
                 result.trace_logits[s].append(logits[row])
             if cut == lengths[s]:
