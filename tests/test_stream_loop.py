@@ -92,9 +92,13 @@ def whole_clip_scores(runner, index):
     return logits.softmax(-1)[0]
 
 
-def test_stream_loop_equals_whole_clip_evaluation(dataset, tmp_path):
+def test_stream_loop_equals_whole_clip_evaluation(dataset, tmp_path,
+                                                  capsys):
     root, ann = dataset
-    runner, metrics, preds = run_test(make_cfg(root, ann, str(tmp_path)))
+    cfg = make_cfg(root, ann, str(tmp_path))
+    cfg['test_cfg']['progress_bar'] = True
+    runner, metrics, preds = run_test(cfg)
+    assert '2/2' in capsys.readouterr().out  # 4 videos, batches of 3
     assert len(preds) == 4 and metrics['acc/skipped_videos'] == 0
     assert 'acc/top1' in metrics
     for i in range(4):

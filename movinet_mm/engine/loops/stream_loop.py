@@ -2,8 +2,7 @@
 
 Select them in a config with ``test_cfg = dict(type='StreamTestLoop',
 chunk_size=8)`` (and ``val_cfg = dict(type='StreamValLoop', ...)``). The
-pipeline should sample each video whole (e.g. ``SampleFrames(clip_len=...,
-num_clips=1, test_mode=True)`` over its length, or ``UniformSample``); the
+pipeline should sample each video whole (``SampleAllFrames``); the
 loop feeds its frames to the causal model in sub-clips of ``chunk_size``
 frames, carrying the stream state, and predicts from the logits after the
 video's last frame. States start fresh for every batch and are per sample,
@@ -14,9 +13,13 @@ A video that cannot be read (unreadable, truncated, zero frames) is
 reported with its path and counted as skipped (``<metric>/skipped_videos``
 in the metrics) with ``on_error='skip'``, or stops the run with
 ``on_error='raise'``.
+
+A progress bar (batches done, rate, ETA) is drawn on rank 0 when stdout is a
+terminal (``progress_bar=None``), always (True) or never (False).
 """
+import sys
 import time
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmaction.registry import LOOPS
@@ -25,7 +28,9 @@ from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
+from mmengine.dist import is_main_process
 from mmengine.runner.amp import autocast
+from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
 from ...utils.memory import PeakMemory
@@ -113,7 +118,7 @@ class _StreamLoopMixin:
     """What the stream val and test loops share."""
 
     def _setup_stream(self, chunk_size: int, num_trace_points: int,
-                      on_error: str) -> None:
+                      on_error: str, progress_bar: Optional[bool]) -> None:
         if chunk_size < 1:
             raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
         if on_error not in ('skip', 'raise'):
@@ -122,6 +127,10 @@ class _StreamLoopMixin:
         self.chunk_size = chunk_size
         self.num_trace_points = num_trace_points
         self.on_error = on_error
+        if progress_bar is None:
+            progress_bar = sys.stdout.isatty()
+        self.progress_bar = progress_bar and is_main_process()
+        self._bar = None
         dataset = self.dataloader.dataset
         if hasattr(dataset, 'pipeline'):
             dataset.pipeline = _ReadGuard(dataset.pipeline, on_error)
@@ -166,6 +175,17 @@ class _StreamLoopMixin:
         self.evaluator.process(data_samples=outputs, data_batch=batch)
         return outputs
 
+    def _advance_progress(self, idx: int) -> None:
+        if not self.progress_bar:
+            return
+        if idx == 0:
+            self._bar = ProgressBar(len(self.dataloader), file=sys.stdout)
+        if self._bar is not None:
+            self._bar.update()
+            if self._bar.completed == self._bar.task_num:
+                sys.stdout.write('\n')
+                self._bar = None
+
 
 @LOOPS.register_module()
 class StreamTestLoop(_StreamLoopMixin, TestLoop):
@@ -178,6 +198,8 @@ class StreamTestLoop(_StreamLoopMixin, TestLoop):
             :class:`StreamEvalHook`); 0 turns tracing off.
         on_error (str): 'skip' (report and count unreadable videos) or
             'raise'.
+        progress_bar (bool, optional): draw a progress bar on rank 0; None
+            draws it when stdout is a terminal.
     """
 
     def __init__(self,
@@ -187,15 +209,18 @@ class StreamTestLoop(_StreamLoopMixin, TestLoop):
                  chunk_size: int = 8,
                  num_trace_points: int = 10,
                  on_error: str = 'skip',
-                 fp16: bool = False):
+                 fp16: bool = False,
+                 progress_bar: Optional[bool] = None):
         super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_stream(chunk_size, num_trace_points, on_error)
+        self._setup_stream(chunk_size, num_trace_points, on_error,
+                           progress_bar)
 
     @torch.no_grad()
     def run_iter(self, idx: int, data_batch: dict) -> None:
         self.runner.call_hook('before_test_iter', batch_idx=idx,
                               data_batch=data_batch)
         outputs = self._stream_iter(data_batch)
+        self._advance_progress(idx)
         self.runner.call_hook('after_test_iter', batch_idx=idx,
                               data_batch=data_batch, outputs=outputs)
 
@@ -211,14 +236,17 @@ class StreamValLoop(_StreamLoopMixin, ValLoop):
                  chunk_size: int = 8,
                  num_trace_points: int = 10,
                  on_error: str = 'skip',
-                 fp16: bool = False):
+                 fp16: bool = False,
+                 progress_bar: Optional[bool] = None):
         super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_stream(chunk_size, num_trace_points, on_error)
+        self._setup_stream(chunk_size, num_trace_points, on_error,
+                           progress_bar)
 
     @torch.no_grad()
     def run_iter(self, idx: int, data_batch: dict) -> None:
         self.runner.call_hook('before_val_iter', batch_idx=idx,
                               data_batch=data_batch)
         outputs = self._stream_iter(data_batch)
+        self._advance_progress(idx)
         self.runner.call_hook('after_val_iter', batch_idx=idx,
                               data_batch=data_batch, outputs=outputs)
