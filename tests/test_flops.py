@@ -74,3 +74,15 @@ def test_counts_grouped_convs(get_flops):
     macs = get_flops.count_macs(model, (4, 8, 8))
     assert macs['conv'] == (3 * 4 * 8 * 8) * 1 * 27
     assert macs['linear'] == 0
+
+
+def test_clip_shape_from_a_fixed_resize_and_unknown_lengths(get_flops):
+    steps = [dict(type='SampleFrames', clip_len=8, num_clips=1),
+             dict(type='Resize', scale=(40, 32), keep_ratio=False)]
+    assert get_flops._clip_shape(steps) == (8, 32, 40)  # T, H, W
+    # the demo samples whole videos: no fixed length to count
+    demo = osp.join(CONFIG_DIR, 'movinet_a0_stream_synthetic.py')
+    with pytest.raises(SystemExit, match='SampleAllFrames.*--shape T H W'):
+        get_flops.main([demo])
+    assert get_flops.main([demo, '--shape', '16', '40', '40'])['shape'] == \
+        (16, 40, 40)

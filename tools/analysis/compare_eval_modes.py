@@ -9,11 +9,12 @@ Each video of the config's test set is decoded once with its test pipeline
 evaluated three ways by the same model:
 
 - stream: the whole video in sub-clips of ``--chunk-size`` frames, the state
-  carried (``stream_step``); every frame is computed once.
+  carried (``stream_logits``); every frame is computed once.
 - whole: one causal forward over the whole video; every frame once, but the
   activations of the whole video are alive at once.
 - multi-clip: ``--num-clips`` windows of ``--clip-len`` frames spread evenly
-  over the video (MMAction2's ``SampleFrames(test_mode=True)`` layout), each
+  over the video (where MMAction2's ``SampleFrames(test_mode=True)`` puts
+  them), each
   a separate forward from a zero state, their softmax scores averaged;
   overlapping frames are computed again, and no window sees the others.
 
@@ -24,23 +25,21 @@ import argparse
 import json
 import time
 
-import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import load_checkpoint
 
 import movinet_mm  # noqa: F401  (registers the modules)
+from mmaction.datasets.transforms import SampleFrames
 from mmaction.registry import DATASETS, MODELS
 from mmaction.utils import register_all_modules
 
 
 def window_starts(num_frames: int, clip_len: int, num_clips: int):
-    """Evenly spread window starts, as ``SampleFrames(test_mode=True)``."""
-    if num_frames <= clip_len:
-        return [0]
-    span = num_frames - clip_len
-    return sorted({int(round(s)) for s in np.linspace(0, span, num_clips)})
+    """Window starts of MMAction2's ``SampleFrames(test_mode=True)``."""
+    sampler = SampleFrames(clip_len, num_clips=num_clips, test_mode=True)
+    return [int(s) for s in sampler._get_test_clips(num_frames, clip_len)]
 
 
 def evaluate(model, inputs: torch.Tensor, chunk_size: int, clip_len: int,
@@ -50,10 +49,7 @@ def evaluate(model, inputs: torch.Tensor, chunk_size: int, clip_len: int,
     out = {}
 
     start = time.perf_counter()
-    state = None
-    for t in range(0, frames, chunk_size):
-        logits, state = model.stream_step(inputs[:, :, t:t + chunk_size],
-                                          state)
+    logits = model.stream_logits(inputs, [frames], chunk_size).logits
     out['stream'] = (logits, frames, time.perf_counter() - start)
 
     start = time.perf_counter()

@@ -73,8 +73,7 @@ def _clip_shape(steps) -> Optional[Tuple[int, int, int]]:
         elif step['type'] in ('CenterCrop', 'ThreeCrop', 'TenCrop'):
             size = step['crop_size']
         elif step['type'] == 'Resize' and not step.get('keep_ratio', True):
-            w, h = step['scale']  # mmcv scales are (w, h)
-            size = (w, h)
+            size = tuple(step['scale'])  # (w, h), like crop sizes
     if frames and size:
         h, w = (size, size) if isinstance(size, int) else size[::-1]
         return frames, h, w

@@ -24,11 +24,11 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 from mmaction.registry import LOOPS
 from mmaction.structures import ActionDataSample
+from mmengine.dist import is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
-from mmengine.dist import is_main_process
 from mmengine.runner.amp import autocast
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
@@ -175,16 +175,15 @@ class _StreamLoopMixin:
         self.evaluator.process(data_samples=outputs, data_batch=batch)
         return outputs
 
-    def _advance_progress(self, idx: int) -> None:
+    def _advance_progress(self) -> None:
         if not self.progress_bar:
             return
-        if idx == 0:
+        if self._bar is None:  # a new pass over the data
             self._bar = ProgressBar(len(self.dataloader), file=sys.stdout)
-        if self._bar is not None:
-            self._bar.update()
-            if self._bar.completed == self._bar.task_num:
-                sys.stdout.write('\n')
-                self._bar = None
+        self._bar.update()
+        if self._bar.completed == self._bar.task_num:
+            sys.stdout.write('\n')
+            self._bar = None
 
 
 @LOOPS.register_module()
@@ -220,7 +219,7 @@ class StreamTestLoop(_StreamLoopMixin, TestLoop):
         self.runner.call_hook('before_test_iter', batch_idx=idx,
                               data_batch=data_batch)
         outputs = self._stream_iter(data_batch)
-        self._advance_progress(idx)
+        self._advance_progress()
         self.runner.call_hook('after_test_iter', batch_idx=idx,
                               data_batch=data_batch, outputs=outputs)
 
@@ -247,6 +246,6 @@ class StreamValLoop(_StreamLoopMixin, ValLoop):
         self.runner.call_hook('before_val_iter', batch_idx=idx,
                               data_batch=data_batch)
         outputs = self._stream_iter(data_batch)
-        self._advance_progress(idx)
+        self._advance_progress()
         self.runner.call_hook('after_val_iter', batch_idx=idx,
                               data_batch=data_batch, outputs=outputs)
