@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=64,<82" wheel
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[tests]"
+	$(PY) -m pip install -q -e ".[tests,deploy,search]"
 	$(PY) -c "import movinet_mm, mmaction, mmcv, mmengine, decord, mim; print('movinet_mm stack ok: mmaction', mmaction.__version__, 'mmcv', mmcv.__version__, 'mmengine', mmengine.__version__)"
 	touch $(STAMP)
 
