@@ -60,6 +60,18 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def source_files(src: str):
+    """The files a conversion reads: the archive, the folder's files, or
+    ``PREFIX.index`` and ``PREFIX.data-*``."""
+    if os.path.isfile(src):
+        return [src]
+    if os.path.isdir(src):
+        return [os.path.join(root, name)
+                for root, _, names in os.walk(src) for name in names]
+    import glob
+    return [src] + glob.glob(glob.escape(src) + '.*')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.time()
@@ -70,6 +82,12 @@ def main(argv=None) -> int:
                                        convert_tf_checkpoint, save_checkpoint)
     prog = os.path.basename(sys.argv[0]) if argv is None else \
         'convert_tf_checkpoint.py'
+    from movinet_mm.utils import check_output_path
+    try:
+        check_output_path(args.dst, source_files(args.src))
+    except ValueError as e:
+        print(f'{prog}: error: {e}', file=sys.stderr)
+        return 1
     try:
         result = convert_tf_checkpoint(args.src, args.arch, args.mode,
                                        conv_type=args.conv_type,
@@ -77,7 +95,8 @@ def main(argv=None) -> int:
                                        finetune=args.finetune)
         digest = save_checkpoint(
             dict(state_dict=result.state_dict, meta=result.meta), args.dst)
-    except (FileNotFoundError, CheckpointError, ConversionError) as e:
+    except (FileNotFoundError, CheckpointError, ConversionError,
+            ValueError) as e:
         print(f'{prog}: error: {e}', file=sys.stderr)
         print(f'{prog}: nothing written to {args.dst}', file=sys.stderr)
         return 1

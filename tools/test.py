@@ -19,9 +19,9 @@ except ImportError:  # a source checkout that is not installed
     import movinet_mm  # noqa: F401
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-
 from mmaction.registry import RUNNERS
+
+from movinet_mm.utils import CheckpointError, read_checkpoint
 
 
 def parse_args(argv=None):
@@ -65,6 +65,12 @@ def parse_args(argv=None):
         type=float,
         default=2,
         help='display time of every window (seconds)')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load the checkpoint even if it does not fit the model (the '
+        'tensors that fit; one line says what was not loaded). By default '
+        'a checkpoint of another model is an error')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -117,6 +123,9 @@ def merge_args(cfg, args):
                                 osp.splitext(osp.basename(args.config))[0])
 
     cfg.load_from = args.checkpoint
+    # Strict unless asked: MMEngine's Runner alone loads non-strictly.
+    cfg.setdefault('runner_type', 'CheckedLoadRunner')
+    cfg.load_strict = not args.non_strict
     return cfg
 
 
@@ -125,11 +134,12 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
+    try:
+        read_checkpoint(args.checkpoint)  # fail before building anything
         runner = RUNNERS.build(cfg)
-    runner.test()
+        runner.test()
+    except CheckpointError as error:
+        raise SystemExit(f'error: {error}') from None
 
 
 if __name__ == '__main__':

@@ -19,9 +19,9 @@ except ImportError:  # a source checkout that is not installed
     import movinet_mm  # noqa: F401
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-
 from mmaction.registry import RUNNERS
+
+from movinet_mm.utils import CheckpointError
 
 
 def parse_args(argv=None):
@@ -132,6 +132,9 @@ def merge_args(cfg, args):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
+    # load_from (fine-tuning) loads what fits and logs one line on what was
+    # not loaded; --resume loads strictly.
+    cfg.setdefault('runner_type', 'CheckedLoadRunner')
     return cfg
 
 
@@ -140,11 +143,11 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
+    try:
         runner = RUNNERS.build(cfg)
-    runner.train()
+        runner.train()
+    except CheckpointError as error:
+        raise SystemExit(f'error: {error}') from None
 
 
 if __name__ == '__main__':

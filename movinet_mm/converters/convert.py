@@ -324,8 +324,12 @@ def save_checkpoint(checkpoint: dict, dst: str) -> str:
 
     The file is written to a temporary file in the same directory and moved
     into place with ``os.replace``: ``dst`` is either the complete new file
-    or untouched, and nothing is left behind on failure.
+    or untouched, and nothing is left behind on failure. An existing
+    directory as ``dst`` is a ``ValueError``.
     """
+    if os.path.isdir(dst):
+        raise ValueError(f'output {dst} is an existing directory; expected '
+                         'a file path')
     dst = os.path.abspath(dst)
     folder = os.path.dirname(dst)
     made = []

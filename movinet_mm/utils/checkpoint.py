@@ -9,6 +9,7 @@ ends with a one-line summary of what was not loaded.
 
 ``models/`` never imports this module; it only reads ``ARCH_SPECS`` tables.
 """
+import logging
 import os.path as osp
 import re
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ def read_checkpoint(path: str, map_location='cpu') -> dict:
     is a one-line :class:`CheckpointError` naming the file.
     """
     path = str(path)
-    if path.startswith(('http://', 'https://')):
+    if '://' in path:  # URLs and MMEngine's other schemes
         from mmengine.runner.checkpoint import _load_checkpoint
         ckpt = _load_checkpoint(path, map_location=map_location)
     else:
@@ -280,7 +281,7 @@ def load_state_dict_checked(model: nn.Module,
     if not report.fits:
         _log(f'loaded {len(loadable)} of {len(model.state_dict())} tensors '
              f'from {name} (non-strict); not loaded: {report.summary()}',
-             logger)
+             logger, level=logging.WARNING)
     return report
 
 
@@ -299,9 +300,10 @@ def load_checked_checkpoint(model: nn.Module, path: str, strict: bool = True,
     return dict(meta) if isinstance(meta, Mapping) else {}
 
 
-def _log(message: str, logger=None) -> None:
+def _log(message: str, logger=None, level=logging.INFO) -> None:
     from mmengine.logging import print_log
-    print_log(message, logger=logger if logger is not None else 'current')
+    print_log(message, logger=logger if logger is not None else 'current',
+              level=level)
 
 
 # ------------------------------------------------------------------ outputs

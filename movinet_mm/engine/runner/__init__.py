@@ -1,0 +1,3 @@
+from .checked_load_runner import CheckedLoadRunner
+
+__all__ = ['CheckedLoadRunner']

@@ -1,0 +1,328 @@
+"""Hardening: checkpoints must fit their model, tools never overwrite their
+inputs, the stream state contract checks dtypes, half precision on CPU,
+one-line errors (issue 11, items 2, 4-7, 9)."""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import movinet_mm  # noqa: F401
+from helpers import build_recognizer, randomize_
+from movinet_mm.utils import (CheckpointError, check_output_path,
+                              describe_checkpoint, load_checked_checkpoint,
+                              read_checkpoint)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _load_tool(path):
+    spec = importlib.util.spec_from_file_location(
+        'tool_' + osp.basename(path)[:-3], osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _save(model, path, **extra):
+    torch.save({'state_dict': model.state_dict(), 'meta': {'seed': 1},
+                **extra}, path)
+    return str(path)
+
+
+# ------------------------------------------------- item 2: describe / load
+@pytest.mark.parametrize('arch,stream,conv_type,expected', [
+    ('a0', False, '3d', 'MoViNet-A0 base (3d'),
+    ('a1', True, '3d_2plus1d', 'MoViNet-A1 stream (3d_2plus1d, SE 2plus3d)'),
+    ('a3', True, '2plus1d', 'MoViNet-A3 stream (2plus1d, SE 2plus3d, pos. '
+     'enc.)'),
+    ('t0', False, '3d', 'MoViNet-T0 base'),
+])
+def test_describe_checkpoint_guesses_the_model(arch, stream, conv_type,
+                                               expected):
+    model = build_recognizer(arch, stream, conv_type, num_classes=7)
+    text = describe_checkpoint(model.state_dict())
+    assert text.startswith(expected), text
+    assert text.endswith('7 classes')
+    # DDP-style keys describe the same
+    wrapped = {f'module.{k}': v for k, v in model.state_dict().items()}
+    assert describe_checkpoint(wrapped) == text
+
+
+def test_describe_checkpoint_custom_and_not_movinet():
+    custom = dict(stem_channels=8, blocks=[dict(out_channels=16, layers=[
+        (24, (3, 3, 3), (1, 2, 2))])], project_channels=32, head_channels=64)
+    model = build_recognizer('a0', False)
+    model = type(model)(
+        backbone=dict(type='MoViNet', arch=custom),
+        cls_head=dict(type='MoViNetHead', num_classes=3, in_channels=32,
+                      hidden_channels=64))
+    assert describe_checkpoint(model).startswith('MoViNet-custom base')
+    assert 'no MoViNet' in describe_checkpoint({'fc.weight': torch.zeros(2)})
+
+
+def test_checkpoint_of_another_model_is_one_error(tmp_path):
+    a0 = build_recognizer('a0', True, '3d_2plus1d')
+    path = _save(build_recognizer('a1', True, '3d_2plus1d'),
+                 tmp_path / 'a1_stream.pth')
+    with pytest.raises(CheckpointError) as info:
+        load_checked_checkpoint(a0, path)
+    message = str(info.value)
+    assert '\n' not in message
+    assert 'a1_stream.pth' in message
+    assert 'holds MoViNet-A1 stream (3d_2plus1d' in message
+    assert 'model is MoViNet-A0 stream (3d_2plus1d' in message
+    assert '371 of other shape' in message
+    # base vs stream, and classes
+    base = _save(build_recognizer('a0', False), tmp_path / 'a0_base.pth')
+    with pytest.raises(CheckpointError, match='holds MoViNet-A0 base .*600 '
+                       'classes, the model is MoViNet-A0 stream'):
+        load_checked_checkpoint(a0, base)
+    classes = build_recognizer('a0', True, '3d_2plus1d', num_classes=5)
+    with pytest.raises(CheckpointError, match='600 classes, the model is '
+                       r'.*5 classes; 2 of other shape'):
+        load_checked_checkpoint(classes, _save(a0, tmp_path / 'a0.pth'))
+
+
+def test_non_strict_loads_what_fits_and_says_what_not(tmp_path, caplog):
+    import logging
+    source = randomize_(build_recognizer('a0', True, '3d_2plus1d'))
+    path = _save(source, tmp_path / 'k600.pth')
+    target = build_recognizer('a0', True, '3d_2plus1d', num_classes=5)
+    with caplog.at_level(logging.INFO, logger='hardening'):
+        meta = load_checked_checkpoint(target, path, strict=False,
+                                       logger=logging.getLogger('hardening'))
+    assert meta == {'seed': 1}
+    for key, value in source.state_dict().items():
+        if not key.startswith('cls_head.fc_cls'):
+            torch.testing.assert_close(target.state_dict()[key], value)
+    out = caplog.text
+    lines = [line for line in out.splitlines() if 'not loaded' in line]
+    assert len(lines) == 1, out
+    assert 'loaded 449 of 451 tensors' in lines[0]
+    assert 'cls_head.fc_cls.weight [600, 2048] vs [5, 2048]' in lines[0]
+    # a fitting checkpoint loads strictly
+    same = build_recognizer('a0', True, '3d_2plus1d')
+    load_checked_checkpoint(same, path)
+    torch.testing.assert_close(same.state_dict()['backbone.stem.conv.weight'],
+                               source.state_dict()['backbone.stem.conv.weight'])
+
+
+@pytest.mark.parametrize('content,expected', [
+    (b'', 'is empty'),
+    (b'not a checkpoint at all', 'is not a torch checkpoint'),
+    (None, 'no such file'),
+    ('dir', 'is a directory'),
+    ('nontensor', 'non-tensor entries'),
+    ('list', 'holds no state dict'),
+])
+def test_unreadable_checkpoints_name_the_file(tmp_path, content, expected):
+    path = tmp_path / 'ckpt.pth'
+    if content == 'dir':
+        path.mkdir()
+    elif content == 'nontensor':
+        torch.save({'state_dict': {'a': torch.zeros(1), 'b': 'text'}}, path)
+    elif content == 'list':
+        torch.save([1, 2], path)
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(str(path))
+    message = str(info.value)
+    assert expected in message and '\n' not in message
+    assert 'ckpt.pth' in message
+
+
+# --------------------------------------------- item 2: tools/test.py, train
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    """The tiny video config of test_runner.py as a file, and an A0-stream
+    checkpoint that fits it."""
+    from test_runner import make_tiny_videos, tiny_config
+    root = str(tmp_path_factory.mktemp('hardening_videos'))
+    ann_file = make_tiny_videos(root)
+    work = tmp_path_factory.mktemp('hardening_work')
+    cfg = tiny_config(root, ann_file, str(work / 'run'), 'hardening')
+    cfg.train_cfg.max_epochs = 1
+    config = str(work / 'tiny_config.py')
+    cfg.dump(config)
+    from mmaction.registry import MODELS
+    model = randomize_(MODELS.build(cfg.model))
+    fits = _save(model, work / 'fits.pth')
+    other = _save(build_recognizer('a1', True, '3d_2plus1d'),
+                  work / 'a1_stream.pth')
+    return dict(config=config, fits=fits, other=other, work=work, cfg=cfg,
+                model=model)
+
+
+def test_test_tool_refuses_a_checkpoint_of_another_model(tiny, capsys):
+    tool = _load_tool('tools/test.py')
+    work = str(tiny['work'] / 'test_other')
+    with pytest.raises(SystemExit) as info:
+        tool.main([tiny['config'], tiny['other'], '--work-dir', work])
+    message = str(info.value)
+    assert message.startswith('error: checkpoint a1_stream.pth does not fit')
+    assert 'MoViNet-A1 stream' in message and 'MoViNet-A0 stream' in message
+    assert '\n' not in message
+    # empty file: named, before anything is built
+    empty = tiny['work'] / 'empty.pth'
+    empty.write_bytes(b'')
+    with pytest.raises(SystemExit, match=f'checkpoint {empty} is empty'):
+        tool.main([tiny['config'], str(empty), '--work-dir', work])
+
+
+def test_test_tool_non_strict_and_fitting_checkpoints_run(tiny):
+    tool = _load_tool('tools/test.py')
+    tool.main([tiny['config'], tiny['fits'], '--work-dir',
+               str(tiny['work'] / 'test_fits'), '--cfg-options',
+               'log_level=INFO'])
+    log = _read_logs(tiny['work'] / 'test_fits')
+    assert 'Load checkpoint from' in log and 'acc/top1' in log
+    # the 600-class head does not fit a 4-class config: strict refuses,
+    # --non-strict loads the rest and says so in one line
+    options = ['--cfg-options', 'model.cls_head.num_classes=4',
+               'log_level=INFO']
+    with pytest.raises(SystemExit, match='2 of other shape'):
+        tool.main([tiny['config'], tiny['fits'], '--work-dir',
+                   str(tiny['work'] / 'test_strict'), *options])
+    tool.main([tiny['config'], tiny['fits'], '--non-strict', '--work-dir',
+               str(tiny['work'] / 'test_nonstrict'), *options])
+    log = _read_logs(tiny['work'] / 'test_nonstrict')
+    assert 'loaded 449 of 451 tensors' in log and 'acc/top1' in log
+
+
+def _read_logs(work_dir):
+    text = ''
+    for root, _, names in os.walk(work_dir):
+        for name in names:
+            if name.endswith('.log'):
+                with open(osp.join(root, name)) as f:
+                    text += f.read()
+    return text
+
+
+def test_finetuning_load_from_ends_with_a_one_line_summary(tiny):
+    from mmengine.hooks import Hook
+
+    from mmaction.registry import RUNNERS
+    cfg = tiny['cfg'].copy()
+    cfg.model.cls_head.num_classes = 4
+    cfg.load_from = tiny['fits']
+    cfg.work_dir = str(tiny['work'] / 'finetune')
+    cfg.runner_type = 'CheckedLoadRunner'
+    cfg.log_level = 'INFO'
+
+    class Probe(Hook):
+        def before_train(self, runner):
+            self.stem = runner.model.state_dict()[
+                'backbone.stem.conv.weight'].clone()
+            self.cls = runner.model.state_dict()['cls_head.fc_cls.weight']
+
+    probe = Probe()
+    runner = RUNNERS.build(cfg)
+    runner.register_hook(probe)
+    runner.train()
+    torch.testing.assert_close(
+        probe.stem, tiny['model'].state_dict()['backbone.stem.conv.weight'])
+    assert probe.cls.shape == (4, 2048)
+    log = _read_logs(cfg.work_dir)
+    lines = [line for line in log.splitlines() if 'not loaded' in line]
+    assert len(lines) == 1
+    assert 'loaded 449 of 451 tensors' in lines[0]
+    assert 'size mismatch' not in log  # MMEngine's own, per-key report
+
+
+# ------------------------------------------------------ item 2 + 4: merge
+class _Result:
+    def __init__(self, returncode, stderr):
+        self.returncode, self.stderr = returncode, stderr
+
+
+def _merge(*args):
+    """Run the merge tool in this process (as its command line would)."""
+    tool = _load_tool('tools/merge_ensemble_checkpoints.py')
+    try:
+        tool.main([str(a) for a in args])
+    except SystemExit as exit:
+        return _Result(1, str(exit.code) + '\n')
+    return _Result(0, '')
+
+
+def test_merge_checks_members_against_each_other(tmp_path):
+    a0 = _save(build_recognizer('a0', True, '2plus1d', num_classes=5),
+               tmp_path / 'a0.pth')
+    a1 = _save(build_recognizer('a1', True, '2plus1d', num_classes=5),
+               tmp_path / 'a1.pth')
+    out = tmp_path / 'ens.pth'
+    result = _merge(a0, a1, '--out', out)
+    assert result.returncode != 0 and not out.exists()
+    assert 'the members are different models' in result.stderr
+    assert 'MoViNet-A0 stream' in result.stderr
+    assert 'MoViNet-A1 stream' in result.stderr
+    c7 = _save(build_recognizer('a0', True, '2plus1d', num_classes=7),
+               tmp_path / 'c7.pth')
+    result = _merge(a0, c7, '--out', out, '--mixed')
+    assert 'different numbers of classes' in result.stderr
+    bad = tmp_path / 'bad.pth'
+    state = dict(torch.load(a0, weights_only=True)['state_dict'])
+    state['backbone.note'] = 'not a tensor'
+    torch.save({'state_dict': state}, bad)
+    result = _merge(a0, bad, '--out', out)
+    assert result.returncode != 0 and 'non-tensor entries' in result.stderr
+    assert not out.exists()
+    result = _merge(a0, a1, '--out', out, '--mixed')  # e.g. A6 = A4 + A5
+    assert result.returncode == 0, result.stderr
+
+
+def test_merge_never_writes_over_a_member(tmp_path):
+    a0 = _save(build_recognizer('a0', True, '2plus1d', num_classes=5),
+               tmp_path / 'a0.pth')
+    before = open(a0, 'rb').read()
+    link = tmp_path / 'link.pth'
+    link.symlink_to(a0)
+    for out in (a0, link, tmp_path / '.' / 'a0.pth'):
+        result = _merge(a0, a0, '--out', out)
+        assert result.returncode != 0
+        assert 'is also an input' in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    result = _merge(a0, a0, '--out', tmp_path)
+    assert 'is an existing directory' in result.stderr
+    assert open(a0, 'rb').read() == before
+
+
+# --------------------------------------------------------- item 4: convert
+def test_convert_never_writes_over_its_input(tmp_path, capsys):
+    tool = _load_tool('tools/convert_tf_checkpoint.py')
+    archive = tmp_path / 'movinet_a0_base.tar.gz'
+    archive.write_bytes(b'the release archive')
+    assert tool.main([str(archive), str(archive), '--arch', 'a0',
+                      '--mode', 'base']) == 1
+    assert 'is also an input' in capsys.readouterr().err
+    assert archive.read_bytes() == b'the release archive'
+    # a checkpoint prefix: its .index and .data files are inputs too
+    folder = tmp_path / 'ckpt'
+    folder.mkdir()
+    (folder / 'ckpt-1.index').write_bytes(b'index')
+    (folder / 'ckpt-1.data-00000-of-00001').write_bytes(b'data')
+    assert tool.main([str(folder / 'ckpt-1'), str(folder / 'ckpt-1.index'),
+                      '--arch', 'a0', '--mode', 'base']) == 1
+    assert (folder / 'ckpt-1.index').read_bytes() == b'index'
+    assert tool.main([str(folder), str(folder / 'ckpt-1.data-00000-of-00001'),
+                      '--arch', 'a0', '--mode', 'base']) == 1
+    assert tool.main([str(archive), str(tmp_path), '--arch', 'a0',
+                      '--mode', 'base']) == 1
+    assert 'is an existing directory' in capsys.readouterr().err
+
+
+def test_check_output_path(tmp_path):
+    src = tmp_path / 'in.pth'
+    src.write_bytes(b'x')
+    assert check_output_path(tmp_path / 'out.pth', [src]) == \
+        osp.realpath(tmp_path / 'out.pth')
+    with pytest.raises(ValueError, match='also an input'):
+        check_output_path(tmp_path / 'sub' / '..' / 'in.pth', [src])
+    with pytest.raises(ValueError, match='existing directory'):
+        check_output_path(tmp_path, [src])
