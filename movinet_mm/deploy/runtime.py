@@ -1,0 +1,264 @@
+"""Run exported MoViNets through one step contract, whatever the runtime.
+
+    rt = load_runtime('exports/a0_stream_onnx')           # backend from meta.json
+    state = rt.init_state()                                # name -> zeros
+    for frame in frames:                                   # [1, 3, 1, H, W] float32
+        logits, state = rt.stream_step(frame, state)       # logits [1, K]
+
+``stream_step`` takes what ``MoViNetRecognizer.stream_step`` takes
+(preprocessed float32 frames ``[1, 3, t, H, W]``, numpy or torch; t > 1 is
+fed one frame at a time) and the state as a dict of numpy arrays named as
+in ``recognizer.init_state``; ``predict(video)`` runs a clip model. Backends:
+'onnxruntime' (a directory exported with ``--backend onnx``), 'openvino'
+(``--backend openvino``, or an ONNX directory) and 'executorch'
+(``--backend executorch``). Runtime packages: ``pip install
+movinet_mm[deploy]``.
+"""
+import os.path as osp
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from .export import MissingPackageError, require
+from .meta import DeployError, frame_size_of, read_meta
+
+RUNTIMES = ('onnxruntime', 'openvino', 'executorch')
+# the runtimes that can run each exported format; the first is the default
+RUNTIMES_OF = {'onnx': ('onnxruntime', 'openvino'),
+               'openvino': ('openvino', ),
+               'executorch': ('executorch', )}
+PRECISIONS = ('f32', 'bf16')
+State = Dict[str, np.ndarray]
+
+
+def _to_numpy(x) -> np.ndarray:
+    if hasattr(x, 'detach'):  # a torch tensor
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+class Runtime:
+    """An exported model: ``meta``, state contract, ``stream_step``/``predict``."""
+
+    backend = ''
+
+    def __init__(self, model_dir: str, meta: dict):
+        self.model_dir = model_dir
+        self.meta = meta
+        self.mode = meta['mode']
+        self.frame_size = frame_size_of(meta)
+        self.num_classes = int(meta['num_classes'])
+        self.state_names = tuple(meta['state_names'])
+        self.state_shapes = {s['name']: tuple(s['shape'])
+                             for s in meta['states']}
+        self.state_dtypes = {s['name']: np.dtype(s['dtype'])
+                             for s in meta['states']}
+        self.model_path = osp.join(model_dir, meta['file'])
+
+    # --------------------------------------------------------------- state
+    def init_state(self) -> State:
+        """Zero state of a new stream (what ``state=None`` means)."""
+        self._need('stream')
+        return {n: np.zeros(self.state_shapes[n], self.state_dtypes[n])
+                for n in self.state_names}
+
+    def check_state(self, state: Mapping[str, object]) -> State:
+        """``state`` as numpy arrays, or a one-line error on any mismatch."""
+        if not isinstance(state, Mapping):
+            raise DeployError('the state must be a dict name -> array (from '
+                              f'init_state or stream_step), got '
+                              f'{type(state).__name__}')
+        missing = [n for n in self.state_names if n not in state]
+        unknown = sorted(set(state) - set(self.state_names))
+        if missing or unknown:
+            raise DeployError(
+                f'state names do not match this model: missing {missing[:3]}'
+                f'{"..." if len(missing) > 3 else ""}, unknown {unknown[:3]}'
+                f'{"..." if len(unknown) > 3 else ""} (expected the '
+                f'{len(self.state_names)} names of init_state)')
+        out = {}
+        for name in self.state_names:
+            value = _to_numpy(state[name])
+            if tuple(value.shape) != self.state_shapes[name]:
+                raise DeployError(
+                    f'state {name!r} has shape {tuple(value.shape)}, '
+                    f'expected {self.state_shapes[name]} (model exported for '
+                    f'frames of {self.frame_size[0]}x{self.frame_size[1]}, '
+                    'batch 1)')
+            if value.dtype != self.state_dtypes[name]:
+                raise DeployError(f'state {name!r} has dtype {value.dtype}, '
+                                  f'expected {self.state_dtypes[name]}')
+            out[name] = np.ascontiguousarray(value)
+        return out
+
+    def _need(self, mode: str) -> None:
+        if self.mode != mode:
+            call = 'stream_step' if mode == 'stream' else 'predict'
+            other = 'predict' if mode == 'stream' else 'stream_step'
+            raise DeployError(f'{call} needs a {mode} model; {self.model_dir} '
+                              f'holds a {self.mode} model: use {other}')
+
+    def _frames(self, x, what: str) -> np.ndarray:
+        x = _to_numpy(x)
+        h, w = self.frame_size
+        if x.ndim != 5 or x.shape[0] != 1 or x.shape[1] != 3 or \
+                x.shape[2] < 1:
+            raise DeployError(f'{what} must be [1, 3, T, {h}, {w}] float32 '
+                              f'(preprocessed RGB), got shape {x.shape}')
+        if tuple(x.shape[3:]) != (h, w):
+            raise DeployError(f'frames of {x.shape[3]}x{x.shape[4]}: this '
+                              f'model was exported for {h}x{w} (export '
+                              'again with --frame-size, or resize the '
+                              'frames)')
+        if x.dtype != np.float32:
+            if not np.issubdtype(x.dtype, np.floating):
+                raise DeployError(f'{what} must be float32 (preprocessed), '
+                                  f'got {x.dtype}')
+            x = x.astype(np.float32)
+        return np.ascontiguousarray(x)
+
+    # ---------------------------------------------------------------- calls
+    def stream_step(self, inputs, state: Optional[Mapping] = None
+                    ) -> Tuple[np.ndarray, State]:
+        """Logits ``[1, K]`` after the frames ``inputs``, and the next state."""
+        self._need('stream')
+        frames = self._frames(inputs, 'inputs')
+        state = self.init_state() if state is None else \
+            self.check_state(state)
+        values = [state[n] for n in self.state_names]
+        logits = None
+        for t in range(frames.shape[2]):
+            outputs = self._run([frames[:, :, t:t + 1], *values])
+            logits, values = outputs[0], outputs[1:]
+        return logits, dict(zip(self.state_names, values))
+
+    def predict(self, video) -> np.ndarray:
+        """Logits ``[1, K]`` of a whole clip ``[1, 3, T, H, W]``."""
+        self._need('clip')
+        video = self._frames(video, 'video')
+        frames = self.meta.get('frames')
+        if frames is not None and video.shape[2] != frames:
+            raise DeployError(f'this clip model was exported for {frames} '
+                              f'frames, got {video.shape[2]}')
+        return self._run([video])[0]
+
+    def _run(self, inputs: List[np.ndarray]) -> List[np.ndarray]:
+        raise NotImplementedError
+
+
+class OnnxRuntime(Runtime):
+    backend = 'onnxruntime'
+
+    def __init__(self, model_dir, meta, num_threads=None, precision='f32'):
+        super().__init__(model_dir, meta)
+        ort = require('onnxruntime')
+        if precision != 'f32':
+            raise DeployError(f'onnxruntime runs the exported graph as it is '
+                              f"(float32); precision {precision!r} is for "
+                              'openvino')
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = int(num_threads)
+            options.inter_op_num_threads = 1
+        options.graph_optimization_level = \
+            ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            self.model_path, options, providers=['CPUExecutionProvider'])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def _run(self, inputs):
+        return self.session.run(self.output_names,
+                                dict(zip(self.input_names, inputs)))
+
+
+class OpenVINORuntime(Runtime):
+    backend = 'openvino'
+
+    def __init__(self, model_dir, meta, num_threads=None, precision='f32'):
+        super().__init__(model_dir, meta)
+        ov = require('openvino')
+        if meta.get('stateful'):
+            raise DeployError(
+                f'{model_dir} is a stateful OpenVINO IR (the state lives in '
+                'the infer request): run it with openvino directly '
+                '(infer_request.reset_state() between videos), or export '
+                'without --stateful for the explicit-state runtime')
+        config = {'INFERENCE_PRECISION_HINT': precision}
+        if num_threads:
+            config['INFERENCE_NUM_THREADS'] = int(num_threads)
+        core = ov.Core()
+        self.compiled = core.compile_model(core.read_model(self.model_path),
+                                           'CPU', config)
+        self.request = self.compiled.create_infer_request()
+        self.input_names = [i.get_any_name() for i in self.compiled.inputs]
+
+    def _run(self, inputs):
+        results = self.request.infer(dict(zip(self.input_names, inputs)))
+        return [np.array(results[out]) for out in self.compiled.outputs]
+
+
+class ExecuTorchRuntime(Runtime):
+    backend = 'executorch'
+
+    def __init__(self, model_dir, meta, num_threads=None, precision='f32'):
+        super().__init__(model_dir, meta)
+        if precision != 'f32':
+            raise DeployError(f'the ExecuTorch program runs as exported '
+                              f'(float32); precision {precision!r} is for '
+                              'openvino')
+        require('executorch')
+        import torch
+        from executorch.runtime import Runtime as ETRuntime
+        if num_threads:
+            from executorch.extension.pybindings import portable_lib
+            portable_lib._unsafe_reset_threadpool(int(num_threads))
+        self._torch = torch
+        program = ETRuntime.get().load_program(self.model_path)
+        self.method = program.load_method('forward')
+
+    def _run(self, inputs):
+        tensors = [self._torch.from_numpy(x) for x in inputs]
+        return [t.numpy() for t in self.method.execute(tensors)]
+
+
+RUNTIME_CLASSES = {'onnxruntime': OnnxRuntime, 'openvino': OpenVINORuntime,
+                   'executorch': ExecuTorchRuntime}
+
+
+def load_runtime(model_dir: str, backend: Optional[str] = None,
+                 num_threads: Optional[int] = None,
+                 precision: str = 'f32') -> Runtime:
+    """The exported model in ``model_dir`` on ``backend``.
+
+    Args:
+        model_dir: a directory written by ``tools/deployment/export.py``.
+        backend: 'onnxruntime', 'openvino' or 'executorch'; None: the
+            runtime of the exported format (onnx -> onnxruntime).
+        num_threads: CPU threads (None: the runtime's default).
+        precision: 'f32', or 'bf16' (OpenVINO only; its CPU default on
+            AVX-512-BF16/AMX machines, hence f32 unless asked).
+    """
+    meta = read_meta(model_dir)
+    fmt = meta['backend']
+    if fmt not in RUNTIMES_OF:
+        raise DeployError(f'{model_dir}/meta.json names the unknown format '
+                          f'{fmt!r}; expected one of {sorted(RUNTIMES_OF)}')
+    if backend is None:
+        backend = RUNTIMES_OF[fmt][0]
+    if backend not in RUNTIMES:
+        raise DeployError(f'backend must be one of {RUNTIMES}, got '
+                          f'{backend!r}')
+    if backend not in RUNTIMES_OF[fmt]:
+        raise DeployError(f'{model_dir} holds a {fmt} export, which '
+                          f'{backend} cannot run; use one of '
+                          f'{RUNTIMES_OF[fmt]} or export with --backend '
+                          f'{"onnx" if backend == "onnxruntime" else backend}')
+    if precision not in PRECISIONS:
+        raise DeployError(f'precision must be one of {PRECISIONS}, got '
+                          f'{precision!r}')
+    return RUNTIME_CLASSES[backend](model_dir, meta, num_threads, precision)
+
+
+__all__ = ['load_runtime', 'Runtime', 'RUNTIMES', 'DeployError',
+           'MissingPackageError']
