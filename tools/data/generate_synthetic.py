@@ -34,6 +34,9 @@ Example::
     python tools/data/generate_synthetic.py --out data/synthetic
     python tools/data/generate_synthetic.py --out /tmp/tiny --train-per-class 2 \\
         --val-per-class 1 --test-per-class 1 --frames 16 --size 32
+    # a harder variant (smaller objects, slower motion, more noise)
+    python tools/data/generate_synthetic.py --out data/synthetic_hard \\
+        --object-scale 0.06 0.1 --motion 0.5 --noise 30
 """
 import argparse
 import json
@@ -61,6 +64,7 @@ SPLITS = ('train', 'val', 'test')
 MIN_SIZE = 32  # MoViNets stride 32 in space: smaller frames cannot be fed
 MIN_FRAMES = 8
 FORMAT_VERSION = 1
+DEFAULT_OBJECT_SCALE = (0.1, 0.18)  # object radius, fraction of the frame
 
 
 def class_pairs(classes: Sequence[str]) -> List[Tuple[str, str]]:
@@ -110,6 +114,9 @@ def probe_decord(width: int, height: int) -> Optional[str]:
 
 def check_args(args) -> None:
     """Raise ArgumentError for arguments that cannot work; writes nothing."""
+    if osp.exists(args.out) and not osp.isdir(args.out):
+        raise ArgumentError(f'--out {args.out} is an existing file; give a '
+                            'directory (new or made by this tool)')
     if not args.classes:
         raise ArgumentError('no classes: give at least two of '
                             f'{", ".join(ALL_CLASSES)}')
@@ -137,6 +144,14 @@ def check_args(args) -> None:
         raise ArgumentError(f'--fps must be > 0, got {args.fps}')
     if args.noise < 0:
         raise ArgumentError(f'--noise must be >= 0, got {args.noise}')
+    lo_scale, hi_scale = args.object_scale
+    if not 0 < lo_scale <= hi_scale <= 0.3:
+        raise ArgumentError('--object-scale MIN MAX must satisfy 0 < MIN <= '
+                            f'MAX <= 0.3 (radius / frame size), got '
+                            f'{args.object_scale}')
+    if not 0 < args.motion <= 1.5:
+        raise ArgumentError(f'--motion must be in (0, 1.5], got '
+                            f'{args.motion}')
     if args.size < MIN_SIZE:
         raise ArgumentError(
             f'--size {args.size} is too small: MoViNets take frames of at '
@@ -239,7 +254,8 @@ def _draw(canvas: np.ndarray, pts: np.ndarray, color) -> None:
                  lineType=cv2.LINE_AA, shift=shift)
 
 
-def _trajectory(rng, kind: str, frames: int, size: int, radius: float):
+def _trajectory(rng, kind: str, frames: int, size: int, radius: float,
+                motion: float = 1.0):
     """Per-frame centre (x, y), scale and rotation angle for the forward
     member of a pair (move_right, move_down, rotate_clockwise, approach)."""
     t = np.linspace(0.0, 1.0, frames)
@@ -250,6 +266,8 @@ def _trajectory(rng, kind: str, frames: int, size: int, radius: float):
     if kind in ('move_right', 'move_down'):
         axis = 0 if kind == 'move_right' else 1
         travel = rng.uniform(0.4, 1.0) * (size - 2 * margin)
+        if motion != 1.0:  # slower (< 1) or faster; 1 keeps the old draws
+            travel *= motion
         start = rng.uniform(margin, size - margin - travel)
         centre[:, axis] = start + travel * t
         centre[:, 1 - axis] = rng.uniform(margin, size - margin)
@@ -259,6 +277,8 @@ def _trajectory(rng, kind: str, frames: int, size: int, radius: float):
         # it, like a car on a roundabout; in image coordinates (y down) a
         # growing angle goes clockwise
         speed = np.deg2rad(rng.uniform(6, 12))  # per frame
+        if motion != 1.0:
+            speed *= motion
         phase = rng.uniform(0, 2 * np.pi) + speed * np.arange(frames)
         orbit = rng.uniform(0.15, 0.25) * size
         reach = orbit + margin
@@ -267,6 +287,8 @@ def _trajectory(rng, kind: str, frames: int, size: int, radius: float):
         angle = angle + phase - phase[0]
     elif kind == 'approach':
         ratio = rng.uniform(1.8, 3.0)
+        if motion != 1.0:
+            ratio **= motion  # the growth over the clip
         small = radius / np.sqrt(ratio)
         scale = small * ratio**t  # geometric: constant relative speed
         big = small * ratio + 1
@@ -277,14 +299,16 @@ def _trajectory(rng, kind: str, frames: int, size: int, radius: float):
 
 
 def render_clip(rng, label_name: str, frames: int, size: int,
-                noise: float) -> np.ndarray:
+                noise: float, object_scale: Sequence[float] = (0.1, 0.18),
+                motion: float = 1.0) -> np.ndarray:
     """One clip ``[T, size, size, 3]`` uint8 (BGR) of class ``label_name``."""
     forward = REVERSED_OF.get(label_name, label_name)
     background = _background(rng, size)
     color = _object_color(rng, background)
     _, pts = _shape(rng)
-    radius = rng.uniform(0.1, 0.18) * size
-    centre, scale, angle = _trajectory(rng, forward, frames, size, radius)
+    radius = rng.uniform(*object_scale) * size
+    centre, scale, angle = _trajectory(rng, forward, frames, size, radius,
+                                       motion)
     sigma = rng.uniform(0, noise)
     clip = np.empty((frames, size, size, 3), np.uint8)
     for i in range(frames):
@@ -347,13 +371,20 @@ def annotation_path(out: str, split: str) -> str:
 
 
 def meta_of(args) -> dict:
-    return dict(format_version=FORMAT_VERSION, classes=list(args.classes),
+    meta = dict(format_version=FORMAT_VERSION, classes=list(args.classes),
                 pairs=[list(p) for p in class_pairs(args.classes)],
                 seed=args.seed, size=args.size, frames=list(args.frames),
                 fps=args.fps, noise=args.noise,
                 per_class={s: getattr(args, f'{s}_per_class')
                            for s in SPLITS},
                 video_dir='videos')
+    # the harder-variant options are recorded only when set, so that data
+    # generated with the defaults keep their meta (and stay complete)
+    if tuple(args.object_scale) != DEFAULT_OBJECT_SCALE:
+        meta['object_scale'] = list(args.object_scale)
+    if args.motion != 1.0:
+        meta['motion'] = args.motion
+    return meta
 
 
 def is_complete(args) -> bool:
@@ -402,7 +433,8 @@ def generate(args) -> dict:
         for s, i, rel, label, frames in jobs:
             rng = np.random.default_rng([args.seed, s, i])
             clip = render_clip(rng, args.classes[label], frames, args.size,
-                               args.noise)
+                               args.noise, tuple(args.object_scale),
+                               args.motion)
             write_avi(osp.join(out, 'videos', rel), clip, args.fps)
             progress.advance(task)
 
@@ -440,6 +472,14 @@ def parse_args(argv=None):
     parser.add_argument('--noise', type=float, default=12.0,
                         help='largest per-pixel Gaussian noise std (each '
                         'clip draws its own in [0, noise])')
+    parser.add_argument('--object-scale', type=float, nargs=2,
+                        default=list(DEFAULT_OBJECT_SCALE),
+                        metavar=('MIN', 'MAX'),
+                        help='object radius range, as a fraction of the '
+                        'frame size (smaller: harder)')
+    parser.add_argument('--motion', type=float, default=1.0,
+                        help='scale of the motion (travel, turning speed, '
+                        'growth) per clip; below 1 is slower and harder')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--force', action='store_true',
                         help='regenerate even if the output is complete')

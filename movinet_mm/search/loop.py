@@ -1,0 +1,393 @@
+"""The TuNAS search as an MMEngine train loop (``train_cfg.type='TuNASSearchLoop'``).
+
+Each iteration: one shared-weight step of the supernet (the runner's model,
+optimizer wrapper and schedulers) on a training batch with an architecture
+sampled from the controller, then one REINFORCE step of the controller on a
+held-out batch (``controller_dataloader``) with a second sample: reward
+``top-1 + beta |MACs / target - 1|``. During the first ``warmup_ratio`` of
+the iterations the controller's lr is 0 and, with a probability falling
+linearly from 1 to 0, the shared step runs every kernel (op warm-up) and
+the widest filters (filter warm-up).
+
+Multi-process (``--launcher pytorch``/``slurm``): every rank draws the same
+architectures (one generator seeded by ``(seed, iteration)``), the held-out
+quality is averaged across ranks and the controller's logits broadcast from
+rank 0 at the start, so every rank makes the same controller update and the
+logits stay identical. Checkpoints (CheckpointHook / ``save_checkpoint``)
+carry the controller, its optimizer, the baseline and the space / target
+under ``checkpoint['search']``; resuming checks the space and target.
+
+At the end rank 0 writes to the work dir ``searched_arch.json`` (the most
+likely architecture, its MACs and network settings) and
+``searched_config.py`` (a ready config that trains it from scratch).
+"""
+import json
+import os
+import os.path as osp
+import random
+import tempfile
+from typing import Dict, Optional, Union
+
+import torch
+from mmengine import dist
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.registry import LOOPS
+from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner.loops import _InfiniteDataloaderIterator
+
+from .controller import Controller, absolute_reward, make_controller_optimizer
+from .cost import cost_range, total_macs
+from .space import Architecture
+from .supernet import MoViNetSupernet, max_frames_needed
+
+ARCH_FILE = 'searched_arch.json'
+CONFIG_FILE = 'searched_config.py'
+LOG_FILE = 'search_log.jsonl'
+
+
+def atomic_write(path: str, text: str) -> None:
+    folder = osp.dirname(osp.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.tmp_', dir=folder)
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class SearchStateHook(Hook):
+    """Saves and restores the loop's search state with the checkpoints."""
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, loop: 'TuNASSearchLoop'):
+        self.loop = loop
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['search'] = self.loop.search_state()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self.loop.load_search_state(checkpoint.get('search'))
+
+
+@LOOPS.register_module()
+class TuNASSearchLoop(IterBasedTrainLoop):
+    """TuNAS on a :class:`MoViNetSupernet`.
+
+    Args:
+        runner, dataloader, max_iters, val_begin, val_interval: as
+            ``IterBasedTrainLoop`` (the dataloader gives the shared-weight
+            batches).
+        controller_dataloader (dict | DataLoader): held-out batches.
+        target_gmacs (float): the cost target T0, GMACs per clip (the
+            supernet's network on the architecture's input).
+        cost_beta (float): beta < 0 of the absolute reward.
+        controller_lr (float): Adam (beta1 = 0) lr after the warm-up.
+        warmup_ratio (float): fraction of the iterations with controller lr
+            0 and the op / filter warm-ups.
+        op_warmup, filter_warmup (bool): the two warm-ups.
+        baseline_momentum (float): of the reward's moving average.
+        seed (int): of the architecture draws.
+        train_config (str, optional): the config whose data and schedule
+            ``searched_config.py`` takes (the model is replaced by the found
+            architecture, the pipelines get its frames and resolution).
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader,
+                 max_iters: int,
+                 controller_dataloader,
+                 target_gmacs: float,
+                 cost_beta: float = -0.1,
+                 controller_lr: float = 0.05,
+                 warmup_ratio: float = 0.25,
+                 op_warmup: bool = True,
+                 filter_warmup: bool = True,
+                 baseline_momentum: float = 0.95,
+                 seed: int = 0,
+                 train_config: Optional[str] = None,
+                 val_begin: int = 1,
+                 val_interval: int = 10**9):
+        super().__init__(runner, dataloader, max_iters, val_begin,
+                         val_interval)
+        supernet = self.supernet
+        if not isinstance(supernet, MoViNetSupernet):
+            raise TypeError('TuNASSearchLoop needs model.type='
+                            f"'MoViNetSupernet', got {type(supernet).__name__}")
+        if cost_beta >= 0:
+            raise ValueError(f'cost_beta must be < 0, got {cost_beta}')
+        if not 0.0 <= warmup_ratio < 1.0:
+            raise ValueError(f'warmup_ratio must be in [0, 1), got '
+                             f'{warmup_ratio}')
+        self.space = supernet.space
+        self.cost_kwargs = dict(causal=supernet.network['causal'],
+                                conv_type=supernet.network['conv_type'],
+                                se_type=supernet.network['se_type'],
+                                num_classes=supernet.num_classes)
+        low, high = cost_range(self.space, **self.cost_kwargs)
+        self.target_macs = float(target_gmacs) * 1e9
+        if not low <= self.target_macs <= high:
+            raise ValueError(
+                f'cost target {target_gmacs:g} GMACs is outside what the '
+                f'search space reaches: {low / 1e9:.4g} to {high / 1e9:.4g} '
+                'GMACs per clip (its smallest and largest networks at its '
+                'input choices)')
+        self.cost_beta = cost_beta
+        self.controller_lr = controller_lr
+        self.warmup_ratio = warmup_ratio
+        self.op_warmup, self.filter_warmup = op_warmup, filter_warmup
+        self.seed = seed
+        self.train_config = train_config
+        self.controller = Controller(self.space, baseline_momentum)
+        self.controller_optimizer = make_controller_optimizer(
+            self.controller, controller_lr)
+        if isinstance(controller_dataloader, dict):
+            controller_dataloader = runner.build_dataloader(
+                controller_dataloader, seed=runner.seed)
+        self.controller_dataloader = controller_dataloader
+        self.controller_iterator = _InfiniteDataloaderIterator(
+            controller_dataloader)
+        self._check_clip_length()
+        runner.register_hook(SearchStateHook(self))
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def supernet(self) -> MoViNetSupernet:
+        model = self.runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def _check_clip_length(self) -> None:
+        needed = max_frames_needed(self.space)
+        for name, loader in (('train_dataloader', self.dataloader),
+                             ('controller_dataloader',
+                              self.controller_dataloader)):
+            for step in loader.dataset.pipeline.transforms:
+                clip_len = getattr(step, 'clip_len', None)
+                if type(step).__name__ == 'SampleFrames' and \
+                        clip_len is not None and clip_len < needed:
+                    raise ValueError(
+                        f'{name} samples clips of {clip_len} frames but the '
+                        f'space needs {needed} ((max frames - 1) x max '
+                        'frame stride + 1): raise its SampleFrames clip_len')
+
+    def macs(self, architecture: Architecture) -> int:
+        return total_macs(architecture.arch, architecture.frames,
+                          architecture.resolution, **self.cost_kwargs)
+
+    def _generator(self, step: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+
+    def warmup_probability(self, step: int) -> float:
+        """1 at step 0, falling linearly to 0 at the end of the warm-up."""
+        if self.warmup_ratio == 0:
+            return 0.0
+        return max(0.0, 1.0 - step / (self.warmup_ratio * self.max_iters))
+
+    def _widest(self, indices: Dict[str, int]) -> Dict[str, int]:
+        out = dict(indices)
+        for d in self.space.decisions():
+            if d.name.endswith(('_width', '_expansion')):
+                out[d.name] = max(range(len(d.options)),
+                                  key=lambda k: d.options[k])
+        return out
+
+    # --------------------------------------------------------- the search
+    def run(self):
+        if dist.get_world_size() > 1:
+            for p in self.controller.parameters():
+                dist.broadcast(p.data, 0)
+        model = super().run()
+        if dist.get_rank() == 0:
+            self.write_outputs()
+        dist.barrier()
+        return model
+
+    def run_iter(self, data_batch) -> None:
+        runner, step = self.runner, self._iter
+        runner.call_hook('before_train_iter', batch_idx=step,
+                         data_batch=data_batch)
+        gen = self._generator(step)
+        coin = random.Random(self.seed * 1_000_003 + step)
+        warm_p = self.warmup_probability(step)
+
+        # 1. shared weights, on a training batch
+        indices = self.controller.sample_indices(gen)
+        if self.filter_warmup and coin.random() < warm_p:
+            indices = self._widest(indices)
+        all_ops = self.op_warmup and coin.random() < warm_p
+        shared_arch = self.space.decode(indices)
+        self.supernet.set_architecture(shared_arch, all_ops)
+        outputs = runner.model.train_step(data_batch,
+                                          optim_wrapper=runner.optim_wrapper)
+
+        # 2. controller, on a held-out batch
+        c_indices = self.controller.sample_indices(gen)
+        c_arch = self.space.decode(c_indices)
+        held_out = self.supernet.data_preprocessor(
+            next(self.controller_iterator), True)
+        quality = self.supernet.quality(held_out, c_arch)
+        if dist.get_world_size() > 1:
+            dist.all_reduce(quality, op='mean')
+        cost = self.macs(c_arch)
+        reward = absolute_reward(float(quality), cost, self.target_macs,
+                                 self.cost_beta)
+        in_warmup = step < self.warmup_ratio * self.max_iters
+        lr = 0.0 if in_warmup else self.controller_lr
+        for group in self.controller_optimizer.param_groups:
+            group['lr'] = lr
+        self.controller_optimizer.zero_grad()
+        self.controller.reinforce_loss(c_indices, reward).backward()
+        self.controller_optimizer.step()
+
+        best = self.controller.most_likely()
+        best_macs = self.macs(best)
+        with torch.no_grad():
+            entropy = float(self.controller.entropy())
+        outputs = dict(outputs)
+        outputs.update(
+            sampled_gmacs=cost / 1e9, quality=float(quality), reward=reward,
+            baseline=float(self.controller.baseline), entropy=entropy,
+            best_gmacs=best_macs / 1e9, controller_lr=lr)
+        if dist.get_rank() == 0:
+            self._log_step(step, c_arch, cost, float(quality), reward,
+                           entropy, best, best_macs, all_ops)
+        runner.call_hook('after_train_iter', batch_idx=step,
+                         data_batch=data_batch, outputs=outputs)
+        self._iter += 1
+
+    def _log_step(self, step, arch, cost, quality, reward, entropy, best,
+                  best_macs, all_ops) -> None:
+        record = dict(iter=step + 1, sampled_gmacs=cost / 1e9,
+                      quality=quality, reward=reward, entropy=entropy,
+                      baseline=float(self.controller.baseline),
+                      most_likely_gmacs=best_macs / 1e9,
+                      most_likely=best.describe(), op_warmup=all_ops)
+        with open(osp.join(self.runner.work_dir, LOG_FILE), 'a') as f:
+            f.write(json.dumps(record) + '\n')
+        interval = self.runner.cfg.get('default_hooks', {}).get(
+            'logger', {}).get('interval', 10)
+        if (step + 1) % max(int(interval), 1) == 0 or \
+                step + 1 == self.max_iters:
+            print_log(f'search iter {step + 1}: most likely '
+                      f'{best_macs / 1e9:.4f} GMACs (target '
+                      f'{self.target_macs / 1e9:.4f}): {best.describe()}',
+                      logger='current')
+
+    # ------------------------------------------------------- checkpoints
+    def _identity(self) -> dict:
+        return dict(space=self.space.to_dict(), target_macs=self.target_macs,
+                    network=dict(self.supernet.network),
+                    num_classes=self.supernet.num_classes)
+
+    def search_state(self) -> dict:
+        return dict(self._identity(),
+                    controller=self.controller.state_dict(),
+                    controller_optimizer=(
+                        self.controller_optimizer.state_dict()),
+                    iter=self._iter)
+
+    def load_search_state(self, state: Optional[dict]) -> None:
+        if state is None:
+            raise ValueError('the checkpoint has no search state (it was not '
+                             'written by TuNASSearchLoop): cannot resume a '
+                             'search from it')
+        mine = self._identity()
+        if state['space'] != mine['space']:
+            changed = sorted(k for k in mine['space']
+                             if state['space'].get(k) != mine['space'][k])
+            raise ValueError('cannot resume: the checkpoint was searched in '
+                             f'another space (fields {changed} differ)')
+        if abs(state['target_macs'] - mine['target_macs']) > 0.5:
+            raise ValueError(
+                'cannot resume: the checkpoint searched for a cost target of '
+                f"{state['target_macs'] / 1e9:g} GMACs, this config asks "
+                f"{mine['target_macs'] / 1e9:g}")
+        for key in ('network', 'num_classes'):
+            if state[key] != mine[key]:
+                raise ValueError(f'cannot resume: the checkpoint {key} '
+                                 f'{state[key]} differs from {mine[key]}')
+        self.controller.load_state_dict(state['controller'])
+        self.controller_optimizer.load_state_dict(
+            state['controller_optimizer'])
+        # the held-out stream continues where it stopped
+        for _ in range(int(state['iter'])):
+            next(self.controller_iterator)
+
+    # ----------------------------------------------------------- outputs
+    def result(self) -> dict:
+        best = self.controller.most_likely()
+        macs = self.macs(best)
+        return dict(architecture=best.to_dict(), macs=macs, gmacs=macs / 1e9,
+                    target_gmacs=self.target_macs / 1e9,
+                    within=abs(macs / self.target_macs - 1),
+                    network=dict(self.supernet.network),
+                    num_classes=self.supernet.num_classes,
+                    norm_cfg=self.supernet.norm_cfg,
+                    dropout_ratio=self.supernet.dropout_ratio,
+                    iterations=self._iter)
+
+    def write_outputs(self) -> dict:
+        result = self.result()
+        work_dir = self.runner.work_dir
+        atomic_write(osp.join(work_dir, ARCH_FILE),
+                     json.dumps(result, indent=1))
+        if self.train_config:
+            cfg = searched_config(self.train_config, result)
+            atomic_write(osp.join(work_dir, CONFIG_FILE), cfg.pretty_text)
+        print_log(f'search done: most likely architecture '
+                  f"{result['gmacs']:.4f} GMACs (target "
+                  f"{result['target_gmacs']:.4f}): "
+                  f"{Architecture.from_dict(result['architecture']).describe()}"
+                  f'; written to {osp.join(work_dir, ARCH_FILE)}',
+                  logger='current')
+        return result
+
+
+def searched_config(train_config: str, result: dict) -> Config:
+    """``train_config`` with the found network as an inline
+    ``MoViNet(arch=dict(...))`` and its input in the pipelines."""
+    from .supernet import recognizer_cfg
+    if not osp.isfile(train_config):
+        raise FileNotFoundError(f'train_config {train_config} not found')
+    cfg = Config.fromfile(train_config)
+    arch = Architecture.from_dict(result['architecture'])
+    cfg.model = recognizer_cfg(arch, result['num_classes'], result['network'],
+                               result.get('norm_cfg'),
+                               result.get('dropout_ratio', 0.2))
+    cfg.searched_architecture = dict(gmacs=result['gmacs'],
+                                     target_gmacs=result['target_gmacs'])
+    set_pipeline_input(cfg, arch)
+    return cfg
+
+
+def set_pipeline_input(cfg: Config, arch: Architecture) -> None:
+    """Set every pipeline's frame count, stride and size to ``arch``'s
+    (SampleFrames clip_len and frame_interval x frame_stride, Resize)."""
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if not loader:
+            continue
+        for step in loader['dataset']['pipeline']:
+            if step['type'] == 'SampleFrames':
+                step['clip_len'] = arch.frames
+                step['frame_interval'] = step.get('frame_interval', 1) * \
+                    arch.frame_stride
+            elif step['type'] == 'SampleAllFrames':
+                step['frame_interval'] = step.get('frame_interval', 1) * \
+                    arch.frame_stride
+            elif step['type'] == 'Resize' and not step.get('keep_ratio', True):
+                step['scale'] = (arch.resolution, arch.resolution)
+
+
+def load_result(path: Union[str, os.PathLike]) -> dict:
+    """A ``searched_arch.json`` (clear error when it is missing)."""
+    path = os.fspath(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'searched architecture file {path} not found: run the search '
+            '(python -m mim train movinet_mm configs/search/<config>.py) '
+            'first, or point model.arch_file at its work dir')
+    with open(path) as f:
+        return json.load(f)
