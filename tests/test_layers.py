@@ -200,3 +200,34 @@ def test_reset_state_resets_only_masked_samples():
     assert out['a_stream_buffer'][0].sum() == 4
     with pytest.raises(ValueError, match='one flag per sample'):
         reset_state(state, torch.tensor([True]))
+
+
+def test_strided_temporal_only_kernel_in_2plus1d():
+    """(5, 1, 1) at stride 2 (in the search space): the spatial half is a strided 1x1."""
+    from movinet_mm.models import MoViNet, convert_conv_type
+    from movinet_mm.models.backbones.movinet_arch import (ArchSpec, BlockSpec,
+                                                          LayerSpec)
+    torch.manual_seed(0)
+    blocks = tuple(
+        BlockSpec(16, (LayerSpec(24, k, (1, 2, 2)), LayerSpec(24, k)))
+        for k in [(5, 1, 1), (7, 1, 1), (1, 7, 7), (5, 3, 3), (3, 3, 3)])
+    arch = ArchSpec(8, blocks, 32, 64, 32)
+    kwargs = dict(arch=arch, causal=True, se_type='2plus3d')
+    train = MoViNet(conv_type='3d_2plus1d', **kwargs)
+    train.init_weights()
+    for m in train.modules():
+        if hasattr(m, 'rezero'):
+            m.rezero.data.fill_(0.5)
+    infer = MoViNet(conv_type='2plus1d', **kwargs)
+    infer.load_state_dict(convert_conv_type(train.state_dict(), infer))
+    train.eval(), infer.eval()
+    x = torch.randn(1, 3, 4, 40, 40)
+    with torch.no_grad():
+        whole = train(x)
+        torch.testing.assert_close(infer(x), whole, rtol=1e-5, atol=1e-5)
+        state, chunks = None, []
+        for t in range(4):
+            y, state = infer.forward_stream(x[:, :, t:t + 1], state)
+            chunks.append(y)
+    torch.testing.assert_close(torch.cat(chunks, 2), whole, rtol=1e-5,
+                               atol=1e-5)

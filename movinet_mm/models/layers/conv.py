@@ -94,7 +94,9 @@ class ConvBlock(nn.Module):
         pad_h = (kh - 1) // 2 if sh == 1 else 0
         pad_w = (kw - 1) // 2 if sw == 1 else 0
         if conv_type == '2plus1d':
-            if kt == 1 and (kh, kw) != (1, 1):
+            # A strided 1x1 is spatial too: the spatial half of a strided
+            # temporal-only kernel such as (5, 1, 1).
+            if kt == 1 and ((kh, kw) != (1, 1) or (sh, sw) != (1, 1)):
                 self.conv = FrameConv2d(
                     in_channels, out_channels, (kh, kw), (sh, sw),
                     padding=(pad_h, pad_w), groups=groups, bias=bias)
