@@ -68,12 +68,12 @@ class Controller(nn.Module):
         return torch.stack(terms).sum()
 
     def entropy(self, indices: Optional[Mapping[str, int]] = None) -> Tensor:
-        """Summed entropy of the decisions active in ``indices`` (of the
-        most likely architecture when None)."""
-        active = self.space.active(indices or self.most_likely_indices())
+        """Entropy summed over the decisions active in ``indices``, or over
+        every decision when None (the whole distribution's)."""
+        active = self.space.active(indices) if indices is not None else None
         terms = []
         for name, logits in self.logits.items():
-            if active[name]:
+            if active is None or active[name]:
                 p = torch.softmax(logits, 0)
                 terms.append(-(p * torch.log_softmax(logits, 0)).sum())
         return torch.stack(terms).sum()

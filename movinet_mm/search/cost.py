@@ -109,36 +109,28 @@ def cost_range(space: SearchSpace, **kwargs) -> Tuple[int, int]:
     """The fewest and the most MACs of any network of ``space`` at its
     inputs (``kwargs``: ``macs``' model settings).
 
-    Exact: every choice but the widths of blocks 3 and 4 is monotone (a
-    layer's kernel and expansion change only its own count, more layers,
-    frames or pixels cost more, and a wider stem/block/projection costs more
-    everywhere it is used), so those take their extremes, per layer the
-    cheapest / dearest (kernel, expansion); blocks 3 and 4 (the 4th does not
-    stride) may share a width and so drop a skip conv: their 3 x 3 width
-    pairs are enumerated.
+    Exact: a layer's kernel and expansion change only its own count, more
+    layers, frames or pixels cost more, and a wider stem / block /
+    projection costs more wherever it is used, except that a block whose
+    first layer does not stride (the 4th) drops its skip conv when it keeps
+    its predecessor's width. So every choice takes its extreme, per layer
+    the cheapest / dearest (kernel, expansion), but the widths of such a
+    block and its predecessor, whose multiplier pairs are enumerated.
     """
     decisions = {d.name: d.options for d in space.decisions()}
+    coupled = sorted({b for i, s in enumerate(space.block_strides)
+                      if i > 0 and tuple(s[1:]) == (1, 1)
+                      for b in (i - 1, i)})
     results = []
-    for largest in (False, True):
-        pick = max if largest else min
+    for pick in (min, max):
         best = None
-        nblocks = space.num_blocks
-        pairs = list(itertools.product(space.width_multipliers, repeat=2)) \
-            if nblocks >= 4 else [(None, None)]
-        for m3, m4 in pairs:
-            values = {k: pick(v) for k, v in decisions.items()
-                      if not k.endswith(('_kernel', '_expansion'))}
-            if m3 is not None:
-                values['block2_width'], values['block3_width'] = m3, m4
-            for name, options in decisions.items():
-                if name.endswith('_kernel'):
-                    values[name] = options[0]
-                elif name.endswith('_expansion'):
-                    values[name] = options[0]
+        for mults in itertools.product(space.width_multipliers,
+                                       repeat=len(coupled)):
+            values = {k: pick(v) for k, v in decisions.items()}
+            for b, m in zip(coupled, mults):
+                values[f'block{b}_width'] = m
             arch = space.architecture(values).arch
-            # per layer the extreme (kernel, expansion), independently
-            layer_choice = _extreme_layers(arch, space, values, pick, kwargs)
-            values.update(layer_choice)
+            values.update(_extreme_layers(arch, space, values, pick, kwargs))
             arch = space.architecture(values)
             cost = total_macs(arch.arch, arch.frames, arch.resolution,
                               **kwargs)

@@ -131,6 +131,25 @@ class SlicedBN(nn.Module):
                 f'{prefix}num_batches_tracked': torch.tensor(0)}
 
 
+def _conv(x: Tensor, w: Tensor, b: Optional[Tensor], stride, padding,
+          groups: int) -> Tensor:
+    """A conv3d, run as the equivalent conv2d when the kernel is spatial,
+    temporal or pointwise (the '2plus1d' forms: about twice as fast on CPU
+    for depthwise kernels)."""
+    kt, kh, kw = w.shape[2:]
+    n, c, t, h, wd = x.shape
+    if kt == 1 and stride[0] == 1:  # per frame (pointwise included)
+        frames = x.transpose(1, 2).reshape(n * t, c, h, wd)
+        y = F.conv2d(frames, w[:, :, 0], b, stride[1:], padding[1:],
+                     groups=groups)
+        return y.reshape(n, t, *y.shape[1:]).transpose(1, 2)
+    if kh == kw == 1 and tuple(stride) == (1, 1, 1):  # along time
+        y = F.conv2d(x.reshape(n, c, t, h * wd), w[..., 0], b, 1,
+                     (padding[0], 0), groups=groups)
+        return y.reshape(n, y.shape[1], y.shape[2], h, wd)
+    return F.conv3d(x, w, b, stride, padding, groups=groups)
+
+
 class SlicedConv(nn.Module):
     """A conv (+ BN + act) of the widest layer run on a prefix of it, with
     the padding of ``ConvBlock``: TF 'SAME' in space, symmetric or causal
@@ -168,8 +187,8 @@ class SlicedConv(nn.Module):
                    (kh - 1) // 2 if sh == 1 else 0,
                    (kw - 1) // 2 if sw == 1 else 0)
         w, b = self._weights(c_out, x.shape[1])
-        x = F.conv3d(x, w, b, self.stride, padding,
-                     groups=c_out if self.depthwise else 1)
+        x = _conv(x, w, b, self.stride, padding,
+                  c_out if self.depthwise else 1)
         if self.bn is not None:
             x = self.bn(x)
         return self.act(x) if self.act is not None else x
