@@ -326,3 +326,181 @@ def test_check_output_path(tmp_path):
         check_output_path(tmp_path / 'sub' / '..' / 'in.pth', [src])
     with pytest.raises(ValueError, match='existing directory'):
         check_output_path(tmp_path, [src])
+
+
+# ------------------------------------------- item 9: sub-clips under DDP
+SUB_CLIP_BATCH = 4  # total, split over the processes
+
+
+def _sub_clip_model():
+    from mmaction.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='MoViNetRecognizer',
+        backbone=dict(type='MoViNet', arch='a0', causal=True,
+                      conv_type='2plus1d', se_type='2plus3d',
+                      activation='hard_swish',
+                      gating_activation='hard_sigmoid', norm_eval=True),
+        cls_head=dict(type='MoViNetHead', num_classes=3, in_channels=480,
+                      dropout_ratio=0.0),
+        data_preprocessor=dict(type='ActionDataPreprocessor',
+                               mean=[0., 0., 0.], std=[255., 255., 255.],
+                               format_shape='NCTHW'),
+        train_cfg=dict(sub_clips=3)))
+    model.init_weights()
+    randomize_(model, seed=3)  # non-zero ReZero: every branch matters
+    return model.train()
+
+
+def _sub_clip_batch(indices):
+    from mmaction.structures import ActionDataSample
+    g = torch.Generator().manual_seed(11)
+    clips = torch.randint(0, 256, (SUB_CLIP_BATCH, 1, 3, 6, 32, 32),
+                          generator=g, dtype=torch.uint8)
+    samples = [ActionDataSample().set_gt_label(i % 3)
+               for i in range(SUB_CLIP_BATCH)]
+    return dict(inputs=[clips[i] for i in indices],
+                data_samples=[samples[i] for i in indices])
+
+
+def _sgd(model):
+    from mmengine.optim import OptimWrapper
+    return OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.5))
+
+
+def _sub_clip_ddp_worker(rank, world_size, port, out):
+    import torch.distributed as dist
+
+    import movinet_mm  # noqa: F401  (CPU DDP: no device ids)
+    from mmaction.utils import register_all_modules
+    from movinet_mm.engine import SubClipDistributedDataParallel
+    register_all_modules()
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
+                            rank=rank, world_size=world_size)
+    try:
+        model = _sub_clip_model()
+        ddp = SubClipDistributedDataParallel(model, broadcast_buffers=False)
+        per = SUB_CLIP_BATCH // world_size
+        log = ddp.train_step(
+            _sub_clip_batch(range(rank * per, (rank + 1) * per)), _sgd(ddp))
+        if rank == 0:
+            torch.save({'state': model.state_dict(),
+                        'loss': float(log['loss'])}, out)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_sub_clip_training_under_ddp_equals_one_process(tmp_path):
+    from test_stream_dist import free_port
+    model = _sub_clip_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train_step(_sub_clip_batch(range(SUB_CLIP_BATCH)), _sgd(model))
+    out = str(tmp_path / 'rank0.pth')
+    torch.multiprocessing.spawn(_sub_clip_ddp_worker,
+                                args=(2, free_port(), out), nprocs=2)
+    ddp_state = torch.load(out, weights_only=True)['state']
+    moved = 0
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(ddp_state[key], value, atol=2e-6,
+                                   rtol=1e-5, msg=key)
+        moved += not torch.equal(value, before[key])
+    assert moved > 100  # the step changed the weights (all but BN stats)
+    # BN statistics stayed frozen (norm_eval)
+    torch.testing.assert_close(ddp_state['backbone.stem.bn.running_mean'],
+                               before['backbone.stem.bn.running_mean'])
+
+
+def test_plain_ddp_wrapper_points_to_the_sub_clip_wrapper():
+    model = _sub_clip_model()
+    data = model.data_preprocessor(_sub_clip_batch([0, 1]), True)
+    with pytest.raises(RuntimeError, match='SubClipDistributedDataParallel'):
+        model(**data, mode='loss')
+
+
+# ------------------------------------------- item 5: stream state dtypes
+@pytest.fixture(scope='module')
+def stream_a0():
+    model = randomize_(build_recognizer('a0', True, '2plus1d', num_classes=5))
+    x = torch.rand(2, 3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        _, state = model.stream_step(x[:, :, :2])
+    return model, x[:, :, 2:], state
+
+
+@pytest.mark.parametrize('name,dtype,expected', [
+    ('state_block1_layer0_stream_buffer', torch.long,
+     'must be a floating point tensor'),
+    ('state_block1_layer0_pool_buffer', torch.bool,
+     'must be a floating point tensor'),
+    ('state_head_pool_buffer', torch.int32, 'must be a floating point'),
+    ('state_block1_layer0_pool_frame_count', torch.float32,
+     'must be an integer tensor'),
+    ('state_head_pool_frame_count', torch.bool, 'must be an integer tensor'),
+    ('state_block2_layer1_stream_buffer', torch.float64,
+     'is torch.float64 but the input is torch.float32'),
+    ('state_head_pool_buffer', torch.float16,
+     'is torch.float16 but the input is torch.float32'),
+])
+def test_stream_state_dtypes_are_checked(stream_a0, name, dtype, expected):
+    model, x, state = stream_a0
+    bad = dict(state, **{name: state[name].to(dtype)})
+    with pytest.raises(ValueError, match=expected) as info, torch.no_grad():
+        model.stream_step(x, bad)
+    assert name in str(info.value) and '\n' not in str(info.value)
+    with torch.no_grad():  # the untouched state still works
+        model.stream_step(x, state)
+
+
+def test_stream_state_under_autocast_may_hold_the_autocast_dtype(stream_a0):
+    model, x, state = stream_a0
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        _, state = model.stream_step(x, None)
+        model.stream_step(x, state)
+
+
+# ------------------------------------------- item 6: half precision on CPU
+# Measured on randomised A0/A3 models, 2 x 8 frames of 32x32, frame by
+# frame against one whole clip (|logits| up to 5): max |stream - whole| is
+# 0.6-1.2% of max |logits| in bfloat16 and 0.1-0.3% in float16 (and both
+# 1-2% off the float32 logits, the precision of the formats).
+HALF_TOLERANCE = {torch.bfloat16: 0.025, torch.float16: 0.01}
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_half_precision_models_run_on_cpu(dtype):
+    x = torch.rand(1, 3, 4, 32, 32, generator=torch.Generator().manual_seed(1))
+    base = randomize_(build_recognizer('a0', False, num_classes=5))
+    with torch.no_grad():
+        reference = base.cls_head(base.backbone(x))
+        half = base.to(dtype).cls_head(base.backbone(x.to(dtype)))
+    assert half.dtype == dtype
+    scale = float(reference.abs().max())
+    assert float((half.float() - reference).abs().max()) < 0.05 * scale
+
+    model = randomize_(build_recognizer('a0', True, '2plus1d', num_classes=5))
+    with torch.no_grad():
+        reference = model.cls_head(model.backbone(x))
+        model = model.to(dtype)
+        whole = model.cls_head(model.backbone(x.to(dtype))).float()
+        state = None
+        for t in range(x.shape[2]):
+            logits, state = model.stream_step(x[:, :, t:t + 1].to(dtype),
+                                              state)
+    assert all(v.dtype == (torch.long if k.endswith('frame_count') else dtype)
+               for k, v in state.items())
+    scale = float(reference.abs().max())
+    assert float((logits.float() - whole).abs().max()) <= \
+        HALF_TOLERANCE[dtype] * scale
+    assert float((whole - reference).abs().max()) < 0.05 * scale
+
+
+def test_input_of_another_dtype_is_one_error():
+    model = build_recognizer('a0', True, '2plus1d', num_classes=5)
+    x = torch.rand(1, 3, 2, 32, 32)
+    with pytest.raises(ValueError, match=r'the input is torch.bfloat16 but '
+                       r'the model is torch.float32: cast one'):
+        model.backbone(x.to(torch.bfloat16))
+    with pytest.raises(ValueError, match='the input is torch.float32 but'):
+        model.to(torch.bfloat16).stream_step(x)

@@ -6,6 +6,8 @@ random weights. This Runner loads strictly when testing, validating or
 resuming (one :class:`~movinet_mm.utils.CheckpointError` that describes the
 checkpoint against the model) and, when training from ``load_from``
 (fine-tuning), loads what fits and logs one line on what was not loaded.
+Distributed sub-clip training (``train_cfg.sub_clips > 1``) gets
+``SubClipDistributedDataParallel`` unless the config names a wrapper.
 """
 import re
 from typing import Optional
@@ -33,6 +35,19 @@ class CheckedLoadRunner(Runner):
         runner = super().from_cfg(cfg)
         runner.load_strict = cfg.get('load_strict', None)
         return runner
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        # Sub-clip training under DDP needs its own wrapper (MMEngine's
+        # bypasses MoViNetRecognizer.train_step).
+        sub_clips = getattr(model, '_sub_clips', None)
+        if (model_wrapper_cfg is None and self.distributed
+                and callable(sub_clips) and sub_clips() > 1):
+            model_wrapper_cfg = dict(
+                type='SubClipDistributedDataParallel',
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get('find_unused_parameters',
+                                                    False))
+        return super().wrap_model(model_wrapper_cfg, model)
 
     def train(self):
         self._purpose = 'train'

@@ -13,7 +13,7 @@ from ..layers import (CONV_TYPES, SE_TYPES, ConvBlock, MovinetBottleneck,
                       StreamState)
 from ..layers.activations import ACTIVATION_NAMES
 from ..layers.conv import DEFAULT_NORM_CFG
-from ..layers.state import check_state
+from ..layers.state import autocast_enabled, check_state
 from .movinet_arch import (ARCH_SPECS, STEM_KERNEL, STEM_STRIDE, ArchSpec,
                            BlockSpec, LayerSpec)
 
@@ -210,6 +210,12 @@ class MoViNet(BaseModule):
         if not x.is_floating_point():
             raise ValueError(f'MoViNet expects a float tensor, got {x.dtype}'
                              ' (preprocess uint8 frames first)')
+        weight = self.stem.conv.weight
+        if x.dtype != weight.dtype and not autocast_enabled(x.device.type):
+            raise ValueError(
+                f'the input is {x.dtype} but the model is {weight.dtype}: '
+                f'cast one to the other (x.to({weight.dtype}) or '
+                f'model.to({x.dtype})), or run under torch.autocast')
 
     def _run(self, x: Tensor, state: Optional[Mapping[str, Tensor]]
              ) -> Tuple[Tensor, StreamState]:
@@ -245,7 +251,7 @@ class MoViNet(BaseModule):
         self.check_input(x)
         if state is not None:
             check_state(state, self.state_shapes(x.shape[0], x.shape[-2:]),
-                        'backbone')
+                        'backbone', like=x)
         return self._run(x, state)
 
     # ------------------------------------------------------------ training

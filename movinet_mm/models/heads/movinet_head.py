@@ -84,6 +84,7 @@ class MoViNetHead(BaseHead):
                        ) -> Tuple[Tensor, StreamState]:
         """Scores of all frames seen so far, and the next pool state."""
         if state is not None:
-            check_state(state, self.state_shapes(x.shape[0]), 'head')
+            check_state(state, self.state_shapes(x.shape[0]), 'head',
+                        like=x)
         pooled, new_state = self.pool(x, state)
         return self._classify(pooled), new_state

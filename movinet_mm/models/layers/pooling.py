@@ -27,8 +27,13 @@ class SamePadAvgPool(nn.Module):
         h, w = x.shape[-2:]
         top, bottom = tf_same_padding(h, 3, 2)
         left, right = tf_same_padding(w, 3, 2)
-        sums = F.avg_pool3d(F.pad(x, (left, right, top, bottom)), (1, 3, 3),
-                            (1, 2, 2), divisor_override=1)
+        padded = F.pad(x, (left, right, top, bottom))
+        n, c, t = padded.shape[:3]
+        # avg_pool2d over [N, C*T, H, W]: unlike avg_pool3d it has bfloat16
+        # and float16 CPU kernels.
+        sums = F.avg_pool2d(padded.reshape(n, c * t, *padded.shape[-2:]),
+                            3, 2, divisor_override=1)
+        sums = sums.reshape(n, c, t, *sums.shape[-2:])
         rows = _valid_cells(h, top, sums.shape[-2])
         cols = _valid_cells(w, left, sums.shape[-1])
         count = torch.tensor(rows, dtype=x.dtype, device=x.device)[:, None] * \

@@ -65,14 +65,27 @@ def state_nbytes(state: Mapping[str, Tensor]) -> int:
 
 
 def check_state(state: Mapping[str, Tensor], expected: Mapping[str, tuple],
-                owner: str) -> None:
-    """Raise a ValueError unless ``state`` has every expected name and shape."""
+                owner: str, like: Optional[Tensor] = None) -> None:
+    """Raise a ValueError unless ``state`` has every expected name, shape
+    and dtype.
+
+    Frame counts must be integer tensors (not bool). Buffers must be
+    floating point and, with ``like`` (the input of the call), of its dtype
+    and device; under autocast any floating dtype is accepted, since the
+    buffers then hold activations in the autocast dtype.
+    """
     missing = sorted(set(expected) - set(state))
     if missing:
         raise ValueError(
             f'the stream state lacks {len(missing)} entries of the {owner} '
             f'(e.g. {missing[:3]}): it was built for another model; start a '
             'new stream with state=None')
+    not_tensors = [name for name in expected
+                   if not isinstance(state[name], Tensor)]
+    if not_tensors:
+        raise ValueError(
+            f'stream state entries of the {owner} must be tensors, got '
+            f'{type(state[not_tensors[0]]).__name__} for {not_tensors[0]!r}')
     wrong = [f'{name}: {tuple(state[name].shape)} != {tuple(shape)}'
              for name, shape in expected.items()
              if tuple(state[name].shape) != tuple(shape)]
@@ -81,3 +94,32 @@ def check_state(state: Mapping[str, Tensor], expected: Mapping[str, tuple],
             f'{len(wrong)} stream state entries of the {owner} do not fit '
             'this input (batch size, frame size or model differ): '
             + '; '.join(wrong[:3]))
+    autocast = like is not None and autocast_enabled(like.device.type)
+    for name in expected:
+        value = state[name]
+        if is_frame_count(name):
+            if value.is_floating_point() or value.is_complex() or \
+                    value.dtype == torch.bool:
+                raise ValueError(
+                    f'stream state {name!r} is a frame count and must be an '
+                    f'integer tensor (torch.long), got {value.dtype}')
+        elif not value.is_floating_point():
+            raise ValueError(
+                f'stream state {name!r} must be a floating point tensor '
+                f'(the dtype of the input), got {value.dtype}')
+        elif like is not None and not autocast and value.dtype != like.dtype:
+            raise ValueError(
+                f'stream state {name!r} is {value.dtype} but the input is '
+                f'{like.dtype}: a state continues a stream of the same dtype '
+                '(start with state=None or cast the state)')
+        if like is not None and value.device != like.device:
+            raise ValueError(
+                f'stream state {name!r} is on {value.device} but the input '
+                f'is on {like.device}')
+
+
+def autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except (TypeError, RuntimeError):  # device types autocast does not know
+        return False

@@ -1,4 +1,5 @@
 """The MoViNet recognizer: MMAction2's Recognizer3D plus an explicit-state stream API."""
+import contextlib
 from typing import Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -32,8 +33,9 @@ class MoViNetRecognizer(Recognizer3D):
     between them; each sub-clip's loss (on the logits of the clip so far) is
     back-propagated at once and the state detached, so activations of only
     one sub-clip are alive at a time and peak training memory falls roughly
-    as 1/n (gradients do not cross sub-clips). Single-process only: under
-    MMEngine's DDP wrapper ``train_step`` is bypassed and an error is raised.
+    as 1/n (gradients do not cross sub-clips). Under DDP,
+    ``SubClipDistributedDataParallel`` (movinet_mm.engine) runs the same
+    iteration with gradients synchronised on the last sub-clip only.
     """
 
     def _sub_clips(self) -> int:
@@ -43,12 +45,27 @@ class MoViNetRecognizer(Recognizer3D):
         return n
 
     def train_step(self, data, optim_wrapper):
-        n = self._sub_clips()
-        if n == 1:
+        if self._sub_clips() == 1:
             return super().train_step(data, optim_wrapper)
+        return self.train_sub_clips(data, optim_wrapper)
+
+    def train_sub_clips(self, data, optim_wrapper, model=None,
+                        no_sync=None):
+        """One training iteration over ``train_cfg.sub_clips`` sub-clips.
+
+        Args:
+            model: what runs each sub-clip's forward (``mode='sub_clip_loss'``):
+                this recognizer, or a DDP wrapper of it, whose forward must
+                run for its gradient hooks to fire.
+            no_sync: a context manager factory (DDP's ``no_sync``) entered
+                for every sub-clip but the last: gradients accumulate locally
+                and are synchronised once, on the last backward.
+        """
+        n = self._sub_clips()
         if not self.backbone.causal:
             raise ValueError('train_cfg.sub_clips needs a causal backbone')
-        with optim_wrapper.optim_context(self):
+        model = self if model is None else model
+        with optim_wrapper.optim_context(model):
             data = self.data_preprocessor(data, True)
             inputs, samples = data['inputs'], data['data_samples']
             clips = inputs.flatten(0, 1) if inputs.dim() == 6 else inputs
@@ -59,11 +76,14 @@ class MoViNetRecognizer(Recognizer3D):
             bounds = [round(k * frames / n) for k in range(n + 1)]
             state, log_vars = None, {}
             for k in range(n):
-                logits, state = self.stream_step(
-                    clips[:, :, bounds[k]:bounds[k + 1]], state)
-                losses = self.cls_head.loss_by_feat(logits, samples)
-                loss, sub_log = self.parse_losses(losses)
-                optim_wrapper.backward(optim_wrapper.scale_loss(loss / n))
+                local = no_sync is not None and k < n - 1
+                with (no_sync() if local else contextlib.nullcontext()):
+                    losses, state = model(
+                        clips[:, :, bounds[k]:bounds[k + 1]], samples,
+                        mode='sub_clip_loss', state=state)
+                    loss, sub_log = self.parse_losses(losses)
+                    optim_wrapper.backward(
+                        optim_wrapper.scale_loss(loss / n))
                 if k < n - 1:
                     # n backward passes make one iteration, not n
                     optim_wrapper._inner_count -= 1
@@ -75,12 +95,25 @@ class MoViNetRecognizer(Recognizer3D):
                 optim_wrapper.zero_grad()
         return log_vars
 
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor',
+                **kwargs):
+        if mode == 'sub_clip_loss':
+            return self.sub_clip_loss(inputs, data_samples, **kwargs)
+        return super().forward(inputs, data_samples, mode, **kwargs)
+
+    def sub_clip_loss(self, inputs: Tensor, data_samples: SampleList,
+                      state: Optional[Mapping[str, Tensor]] = None):
+        """Losses on the logits of the clip so far, and the next state."""
+        logits, state = self.stream_step(inputs, state)
+        return self.cls_head.loss_by_feat(logits, data_samples), state
+
     def loss(self, inputs, data_samples, **kwargs):
         if self._sub_clips() > 1:
             raise RuntimeError(
                 'train_cfg.sub_clips > 1 runs in MoViNetRecognizer.train_step,'
-                ' which the DDP wrapper bypasses: train with sub-clips in a '
-                'single process, or set sub_clips=1 for distributed training')
+                " which MMEngine's DDP wrapper bypasses: set model_wrapper_cfg"
+                "=dict(type='SubClipDistributedDataParallel') (movinet_mm's "
+                'tools/train.py does so by itself), or sub_clips=1')
         return super().loss(inputs, data_samples, **kwargs)
 
     def state_shapes(self, batch_size: int,

@@ -1,0 +1,3 @@
+from .sub_clip_ddp import SubClipDistributedDataParallel
+
+__all__ = ['SubClipDistributedDataParallel']
