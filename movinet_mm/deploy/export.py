@@ -106,20 +106,30 @@ def make_stateful(ov_model, state_names: Sequence[str]):
     return ov_model
 
 
+def openvino_from_onnx(onnx_path: str, path: str,
+                       state_names: Sequence[str] = (),
+                       stateful: bool = False) -> None:
+    """Convert an exported ONNX model to OpenVINO IR with float32 weights."""
+    ov = require('openvino')
+    ov_model = ov.convert_model(onnx_path)
+    if stateful:
+        if not state_names:
+            raise DeployError('--stateful needs --mode stream (a clip model '
+                              'has no state)')
+        ov_model = make_stateful(ov_model, state_names)
+    # save_model compresses weights to float16 unless told not to
+    ov.save_model(ov_model, path, compress_to_fp16=False)
+
+
 def export_openvino(model: nn.Module, mode: str, path: str,
                     frames: Optional[int] = None,
                     stateful: bool = False) -> None:
-    """OpenVINO IR (float32 weights) converted from the ONNX export."""
-    ov = require('openvino')
+    """OpenVINO IR converted from the ONNX export (same names)."""
+    require('openvino')
     onnx_path = osp.join(osp.dirname(path), '.model_for_openvino.onnx')
     export_onnx(model, mode, onnx_path, frames)
-    ov_model = ov.convert_model(onnx_path)
-    if stateful:
-        if mode != 'stream':
-            raise DeployError('--stateful needs --mode stream (a clip model '
-                              'has no state)')
-        ov_model = make_stateful(ov_model, model.state_names)
-    ov.save_model(ov_model, path, compress_to_fp16=False)
+    openvino_from_onnx(onnx_path, path, getattr(model, 'state_names', ()),
+                       stateful)
     os.remove(onnx_path)
 
 

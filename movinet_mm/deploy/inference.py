@@ -154,10 +154,15 @@ class TemporalConv(nn.Module):
         return x if self.act is None else self.act(x)
 
     def stream(self, x: Tensor, state: States, new_state: States) -> Tensor:
+        # 4-D throughout the main path (the 5-D buffer is reshaped where it
+        # enters and leaves): XNNPACK then delegates the whole step as one
+        # graph instead of cutting it at every 5-D op.
         _, c, h, w = x.shape
-        full = torch.cat([state[self.buffer_name], x.unsqueeze(2)], dim=2)
-        new_state[self.buffer_name] = full[:, :, 1:]
-        y = self.conv(full.reshape(1, c, self.kt, h * w))
+        buffer = state[self.buffer_name].reshape(1, c, self.kt - 1, h * w)
+        full = torch.cat([buffer, x.reshape(1, c, 1, h * w)], dim=2)
+        new_state[self.buffer_name] = full[:, :, 1:].reshape(
+            1, c, self.kt - 1, h, w)
+        y = self.conv(full)
         return self._act(y.reshape(1, c, h, w))
 
     def clip(self, x: Tensor) -> Tensor:
@@ -389,7 +394,7 @@ class Head(nn.Module):
         return self.fc_cls(x)
 
     def stream(self, x: Tensor, state: States, new_state: States) -> Tensor:
-        frame = x.mean(dim=(2, 3))  # [1, C]
+        frame = x.mean(dim=(2, 3), keepdim=True).reshape(1, -1)  # [1, C]
         total = frame + state[self.buffer_name].reshape(frame.shape)
         count = state[self.count_name] + 1
         new_state[self.buffer_name] = total.reshape(1, -1, 1, 1, 1)

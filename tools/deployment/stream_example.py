@@ -1,0 +1,180 @@
+"""Stream a video through an exported MoViNet stream model, frame by frame.
+
+    python stream_example.py MODEL_DIR VIDEO [--topk 5] [--threads 1]
+
+MODEL_DIR is what ``tools/deployment/export.py --backend onnx --mode
+stream`` wrote (model.onnx + meta.json). Self-contained on purpose: it
+needs only numpy, a video reader (decord, else OpenCV) and onnxruntime; no
+torch, MMAction2 or movinet_mm. Copy it next to your model and adapt.
+
+What it does, all from meta.json:
+1. decode RGB frames one at a time and keep every ``frame_interval``-th;
+2. resize (short side, or a fixed size), centre crop, ``(x - mean) / std``
+   -> float32 ``[1, 3, 1, H, W]``;
+3. run the model with the state carried from frame to frame: inputs
+   ``image`` + the states (zeros at the start of a video), outputs
+   ``logits`` + the next states (``<state>_out``);
+4. print the running top-k; the logits after the last frame are those of
+   the whole video.
+"""
+import argparse
+import json
+import os.path as osp
+
+import numpy as np
+
+NUMPY_DTYPES = {'float32': np.float32, 'int64': np.int64}
+
+
+# ------------------------------------------------------------ preprocessing
+def resize_bilinear(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of ``[H, W, C]`` (half-pixel centres, like cv2/mmcv)."""
+    def axis(out_size, in_size):
+        src = (np.arange(out_size) + 0.5) * (in_size / out_size) - 0.5
+        src = np.clip(src, 0, in_size - 1)
+        low = np.floor(src).astype(np.int64)
+        high = np.minimum(low + 1, in_size - 1)
+        return low, high, (src - low).astype(np.float32)
+
+    x = frame.astype(np.float32)
+    if x.shape[:2] == (height, width):
+        return x
+    top, bottom, fy = axis(height, x.shape[0])
+    left, right, fx = axis(width, x.shape[1])
+    rows = x[top] * (1 - fy)[:, None, None] + x[bottom] * fy[:, None, None]
+    return rows[:, left] * (1 - fx)[None, :, None] + \
+        rows[:, right] * fx[None, :, None]
+
+
+def preprocess(frame: np.ndarray, pre: dict) -> np.ndarray:
+    """uint8 RGB ``[H, W, 3]`` -> float32 ``[1, 3, 1, h, w]`` per meta.json."""
+    h, w = frame.shape[:2]
+    resize, crop = pre.get('resize'), pre.get('crop')
+    if resize is None:
+        x = frame.astype(np.float32)
+    elif resize['type'] == 'short_side':
+        scale = resize['size'] / min(h, w)
+        x = resize_bilinear(frame, int(h * scale + 0.5), int(w * scale + 0.5))
+    elif resize['type'] == 'fixed':
+        x = resize_bilinear(frame, *resize['size'])
+    else:
+        raise ValueError(f'unknown resize {resize}')
+    if crop is not None:
+        ch, cw = crop['size']
+        top, left = (x.shape[0] - ch) // 2, (x.shape[1] - cw) // 2
+        if top < 0 or left < 0:
+            raise ValueError(f'frame of {x.shape[:2]} is smaller than the '
+                             f'crop {ch}x{cw}')
+        x = x[top:top + ch, left:left + cw]
+    mean = np.asarray(pre['mean'], np.float32)
+    std = np.asarray(pre['std'], np.float32)
+    x = (x - mean) / std
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None, :, None],
+                                dtype=np.float32)
+
+
+# --------------------------------------------------------------------- video
+def read_frames(path: str):
+    """RGB uint8 frames of a video, one at a time (decord, else OpenCV)."""
+    try:
+        import decord
+    except ImportError:
+        decord = None
+    if decord is not None:
+        reader = decord.VideoReader(path, num_threads=1)
+        for index in range(len(reader)):
+            yield reader[index].asnumpy()
+        return
+    import cv2
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise RuntimeError(f'cannot open {path}')
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        yield frame[:, :, ::-1]  # BGR -> RGB
+    capture.release()
+
+
+# --------------------------------------------------------------------- model
+class StreamModel:
+    """The exported stream step with its state carried between frames."""
+
+    def __init__(self, model_dir: str, threads: int = 0):
+        import onnxruntime as ort
+        with open(osp.join(model_dir, 'meta.json')) as f:
+            self.meta = json.load(f)
+        if self.meta['mode'] != 'stream' or self.meta['backend'] != 'onnx':
+            raise SystemExit(f'{model_dir} is a {self.meta["backend"]} '
+                             f'{self.meta["mode"]} model; this example runs '
+                             'ONNX stream models')
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(
+            osp.join(model_dir, self.meta['file']), options,
+            providers=['CPUExecutionProvider'])
+        self.input_names = self.meta['input_names']
+        self.output_names = self.meta['output_names']
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero state: call before every new video."""
+        self.state = [np.zeros(s['shape'], NUMPY_DTYPES[s['dtype']])
+                      for s in self.meta['states']]
+
+    def step(self, image: np.ndarray) -> np.ndarray:
+        outputs = self.session.run(
+            self.output_names,
+            dict(zip(self.input_names, [image, *self.state])))
+        self.state = outputs[1:]
+        return outputs[0][0]
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('model_dir')
+    parser.add_argument('video')
+    parser.add_argument('--topk', type=int, default=5)
+    parser.add_argument('--threads', type=int, default=0,
+                        help='onnxruntime threads (0: its default)')
+    parser.add_argument('--frame-interval', type=int,
+                        help='feed every n-th frame (default: meta.json)')
+    parser.add_argument('--print-every', type=int, default=10)
+    parser.add_argument('--out-json', help='write the final logits and the '
+                        'per-frame top-1 here')
+    args = parser.parse_args(argv)
+
+    model = StreamModel(args.model_dir, args.threads)
+    pre = model.meta['preprocessing']
+    names = model.meta.get('class_names') or \
+        [str(i) for i in range(model.meta['num_classes'])]
+    interval = args.frame_interval or pre.get('frame_interval', 1)
+    logits, fed, top1 = None, 0, []
+    for index, frame in enumerate(read_frames(args.video)):
+        if index % interval:
+            continue
+        logits = model.step(preprocess(frame, pre))
+        fed += 1
+        top1.append(int(logits.argmax()))
+        if fed % args.print_every == 0:
+            print(f'frame {index}: {names[top1[-1]]}')
+    if logits is None:
+        raise SystemExit(f'{args.video} has no frames')
+    probs = softmax(logits)
+    print(f'{fed} frames fed; top-{args.topk}:')
+    for k in np.argsort(-probs)[:args.topk]:
+        print(f'  {probs[k]:.3f}  {names[k]}')
+    if args.out_json:
+        with open(args.out_json, 'w') as f:
+            json.dump(dict(logits=logits.tolist(), frames=fed, top1=top1), f)
+
+
+if __name__ == '__main__':
+    main()
