@@ -19,10 +19,10 @@ resolution = 172
 min_image_size = 192
 
 train_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk', on_error='skip'),
     dict(type='SampleFrames', clip_len=clip_len,
          frame_interval=frame_interval, num_clips=1),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode', on_error='skip'),
     dict(type='RandomResizedCrop', area_range=(0.08, 1.0),
          aspect_ratio_range=(0.5, 2.0)),
     dict(type='Resize', scale=(resolution, resolution), keep_ratio=False),
@@ -31,10 +31,10 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk'),
     dict(type='SampleFrames', clip_len=clip_len,
          frame_interval=frame_interval, num_clips=1, test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode'),
     dict(type='Resize', scale=(-1, min_image_size)),
     dict(type='CenterCrop', crop_size=resolution),
     dict(type='FormatShape', input_format='NCTHW'),

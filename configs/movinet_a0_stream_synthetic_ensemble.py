@@ -32,7 +32,7 @@ resolution = 40
 # from the shared decord reader and writes them under its input key.
 even_frames = [
     dict(type='SampleAllFrames', frame_interval=frame_interval, offset=0),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode'),
     dict(type='Resize', scale=(resolution, resolution), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
 ]
@@ -41,7 +41,7 @@ odd_frames = [
     dict(type='SampleAllFrames', frame_interval=frame_interval, offset=2)
 ] + even_frames[1:]
 test_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk'),
     dict(type='KeyMapper', mapping=None, remapping=dict(imgs='imgs_even'),
          auto_remap=False, transforms=even_frames),
     dict(type='KeyMapper', mapping=None, remapping=dict(imgs='imgs_odd'),

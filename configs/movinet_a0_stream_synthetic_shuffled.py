@@ -22,14 +22,14 @@ clip_len = 12
 frame_interval = 2
 
 train_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk', on_error='skip'),
     dict(
         type='SampleFrames',
         clip_len=clip_len,
         frame_interval=frame_interval,
         num_clips=1),
     dict(type='ShuffleFrames'),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode', on_error='skip'),
     dict(
         type='RandomResizedCrop',
         area_range=(0.7, 1.0),
@@ -39,10 +39,10 @@ train_pipeline = [
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk'),
     dict(type='SampleAllFrames', frame_interval=frame_interval),
     dict(type='ShuffleFrames', seed=0),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode'),
     dict(type='Resize', scale=(resolution, resolution), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')

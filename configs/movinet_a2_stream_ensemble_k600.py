@@ -39,7 +39,7 @@ min_image_size = 256
 even_frames = [
     dict(type='SampleFrames', clip_len=clip_len,
          frame_interval=frame_interval, num_clips=1, test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode'),
     dict(type='Resize', scale=(-1, min_image_size)),
     dict(type='CenterCrop', crop_size=resolution),
     dict(type='FormatShape', input_format='NCTHW'),
@@ -49,7 +49,7 @@ odd_frames = even_frames[:1] + [
     dict(type='ShiftFrameIndices', offset=frame_interval // 2)
 ] + even_frames[1:]
 test_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk'),
     dict(type='KeyMapper', mapping=None, remapping=dict(imgs='imgs_even'),
          auto_remap=False, transforms=even_frames),
     dict(type='KeyMapper', mapping=None, remapping=dict(imgs='imgs_odd'),

@@ -35,7 +35,7 @@ def _clip(frames, stride, short_side, crop):
     return [
         dict(type='SampleFrames', clip_len=frames, frame_interval=stride,
              num_clips=1, test_mode=True),
-        dict(type='DecordDecode'),
+        dict(type='VideoDecode'),
         dict(type='Resize', scale=(-1, short_side)),
         dict(type='CenterCrop', crop_size=crop),
         dict(type='FormatShape', input_format='NCTHW'),
@@ -43,7 +43,7 @@ def _clip(frames, stride, short_side, crop):
 
 
 test_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk'),
     dict(type='KeyMapper', mapping=None, remapping=dict(imgs='imgs_a4'),
          auto_remap=False, transforms=_clip(80, 3, 320, 290)),
     dict(type='KeyMapper', mapping=None, remapping=dict(imgs='imgs_a5'),
@@ -54,5 +54,5 @@ val_pipeline = test_pipeline
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 train_dataloader = None
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='ClipValLoop')
+test_cfg = dict(type='ClipTestLoop')

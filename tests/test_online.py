@@ -1,4 +1,5 @@
 """Online recognition (API and tool) and training with sub-clips."""
+import glob
 import json
 import os.path as osp
 import subprocess
@@ -11,10 +12,12 @@ from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmaction.structures import ActionDataSample
 
-from movinet_mm.apis import FramePreprocessor, OnlineRecognizer, recognize_frames
+from movinet_mm.apis import (FrameError, FramePipeline, OnlineRecognizer,
+                             init_recognizer, read_video_frames,
+                             recognize_frames)
 
 from helpers import backbone_cfg, build_recognizer, randomize_
-from videos import moving_square, write_video
+from videos import SEEN, moving_square, shipped_config, write_video
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -39,27 +42,135 @@ test_pipeline = [
 """
 
 
+SMALL_FRAME = [dict(type='Resize', scale=(-1, 36)),
+               dict(type='CenterCrop', crop_size=32)]
+
+
 def test_online_recognizer_equals_whole_clip():
     model = randomize_(build_recognizer('a0', True, num_classes=4))
-    pre = FramePreprocessor(36, (32, 32), [0, 0, 0], [255, 255, 255])
+    pre = FramePipeline(SMALL_FRAME, [0, 0, 0], [255, 255, 255])
     online = OnlineRecognizer(model, pre)
     frames = moving_square(7, size=40)
     outputs = [p for _, p in recognize_frames(online, frames)]
-    clip = torch.stack([pre(f) for f in frames], 1)[None]
+    clip = torch.cat([pre(f) for f in frames], 2)
     with torch.no_grad():
         whole = model.cls_head(model.backbone(clip)).softmax(-1)[0]
     torch.testing.assert_close(outputs[-1], whole, atol=1e-5, rtol=0)
     assert online.frames_seen == 7
     online.reset()
     torch.testing.assert_close(online.update(frames[0]), outputs[0])
-    with pytest.raises(ValueError, match=r'\[H, W, 3\]'):
-        online.update(np.zeros((32, 32, 4), dtype=np.uint8))
+    # several frames at once (a list or [T, H, W, 3]) = one by one
+    online.reset()
+    torch.testing.assert_close(online.update(list(frames[:4])), outputs[3],
+                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(online.update(frames[4:]), outputs[-1],
+                               atol=1e-5, rtol=0)
+
+
+def test_frames_are_checked_before_they_reach_the_state():
+    model = randomize_(build_recognizer('a0', True, num_classes=4))
+    online = OnlineRecognizer(model, FramePipeline(SMALL_FRAME, [0] * 3,
+                                                   [255] * 3))
+    good = moving_square(2, size=40)
+    online.update(good[0])
+    state = online.state
+    bad = {
+        'grayscale': (np.zeros((40, 40), np.uint8), r'\(40, 40\).*grayscale'),
+        'rgba': (np.zeros((40, 40, 4), np.uint8), r'\(40, 40, 4\)'),
+        'channels first': (np.zeros((3, 40, 40), np.uint8),
+                           r'\(3, 40, 40\)'),
+        'float in [0, 1]': (good[1] / 255.0, r'uint8.*float64.*\[0, 1\]'),
+        'nan': (np.full((40, 40, 3), np.nan, np.float32), 'NaN or inf'),
+        'inf': (np.full((40, 40, 3), np.inf, np.float32), 'NaN or inf'),
+        'int64': (good[1].astype(np.int64), 'uint8.*int64'),
+        'a batch with a bad frame': ([good[1], good[1][..., 0]],
+                                     r'\(40, 40\)'),
+        'no frames': ([], 'no frames'),
+    }
+    for name, (frame, message) in bad.items():
+        with pytest.raises(FrameError, match=message):
+            online.update(frame)
+        assert online.state is state and online.frames_seen == 1, name
+    # a torch uint8 frame is fine, and changes the state
+    online.update(torch.from_numpy(good[1]))
+    assert online.frames_seen == 2 and online.state is not state
+    # a frame of another size gives the same input (resize and crop)...
+    online.update(np.zeros((40, 80, 3), np.uint8))
+    # ...but without them one stream must keep one frame size
+    online = OnlineRecognizer(model, FramePipeline([]))
+    online.update(good[0])
+    with pytest.raises(FrameError, match='keep the frame size'):
+        online.update(np.zeros((40, 80, 3), np.uint8))
 
 
 def test_online_recognizer_refuses_base_models():
-    pre = FramePreprocessor(32, (32, 32), [0, 0, 0], [1, 1, 1])
     with pytest.raises(ValueError, match='causal'):
-        OnlineRecognizer(build_recognizer('a0', False), pre)
+        OnlineRecognizer(build_recognizer('a0', False),
+                         FramePipeline(SMALL_FRAME))
+
+
+def _stream_configs():
+    return [p for p in sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
+            if 'stream' in osp.basename(p) and
+            'ensemble' not in osp.basename(p)]
+
+
+@pytest.mark.parametrize('path', _stream_configs(), ids=osp.basename)
+def test_every_stream_config_prepares_frames(path):
+    """The frame pipeline of every shipped stream config gives the model's
+    input size (the synthetic configs have no CenterCrop)."""
+    cfg = Config.fromfile(path)
+    pipeline = FramePipeline.from_config(cfg)
+    crop = [s for s in cfg.test_pipeline if s['type'] == 'CenterCrop']
+    resize = [s for s in cfg.test_pipeline if s['type'] == 'Resize'][0]
+    size = crop[0]['crop_size'] if crop else resize['scale'][0]
+    x = pipeline(np.full((90, 120, 3), 255, np.uint8))
+    assert x.shape == (1, 3, 1, size, size)
+    torch.testing.assert_close(x, torch.ones_like(x))  # std 255
+
+
+def test_base_and_ensemble_configs_say_why_not_online():
+    for name, message in (('movinet_a0_k600.py', 'causal'),
+                          ('movinet_a0_stream_synthetic_ensemble.py',
+                           'stream_step')):
+        cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+        from mmaction.registry import MODELS
+        model = MODELS.build(cfg.model)
+        with pytest.raises(ValueError, match=message):
+            OnlineRecognizer.from_config(model, cfg)
+
+
+@pytest.mark.parametrize('name', ['movinet_a0_stream_synthetic.py',
+                                  'movinet_a0_stream_synthetic_halfrate.py'])
+def test_online_equals_the_stream_test_loop(name, tmp_path):
+    """Same checkpoint, same video: a video fed frame by frame to
+    OnlineRecognizer gets the stream test loop's prediction."""
+    from mmengine.runner import Runner
+    config = osp.join(REPO, 'configs', name)
+    model, _ = init_recognizer(config)
+    randomize_(model, seed=5)
+    checkpoint = str(tmp_path / 'random.pth')
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    root = str(tmp_path)
+    write_video(osp.join(root, 'clip.avi'), moving_square(13, 64, seed=2))
+    with open(osp.join(root, 'ann.txt'), 'w') as f:
+        f.write('clip.avi 1\n')
+    cfg = shipped_config(name, root, osp.join(root, 'ann.txt'),
+                         tmp_path / 'run')
+    cfg.test_dataloader.num_workers = 0
+    cfg.load_from = checkpoint
+    SEEN.clear()
+    Runner.from_cfg(cfg).test()
+    loop_scores = SEEN['clip.avi']
+
+    model, cfg = init_recognizer(config, checkpoint)
+    online = OnlineRecognizer.from_config(model, cfg)
+    interval = [s for s in cfg.test_pipeline
+                if s['type'] == 'SampleAllFrames'][0]['frame_interval']
+    probs = list(recognize_frames(
+        online, read_video_frames(osp.join(root, 'clip.avi')), interval))
+    assert [i for i, _ in probs] == list(range(0, 13, interval))
+    torch.testing.assert_close(probs[-1][1], loop_scores, atol=1e-4, rtol=0)
 
 
 def test_stream_demo_tool_on_a_generated_video(tmp_path):
@@ -79,15 +190,6 @@ def test_stream_demo_tool_on_a_generated_video(tmp_path):
     assert [p['frame'] for p in preds['predictions']] == [0, 2, 4, 6, 8]
     assert len(preds['predictions'][0]['probs']) == 4
     assert out_png.stat().st_size > 1000
-
-
-def test_frame_preprocessor_from_config():
-    cfg = Config.fromstring(
-        TINY_CONFIG.format(backbone=backbone_cfg('a0', True)), '.py')
-    pre = FramePreprocessor.from_config(cfg)
-    x = pre(np.full((60, 90, 3), 255, dtype=np.uint8))
-    assert x.shape == (3, 32, 32)
-    torch.testing.assert_close(x, torch.ones_like(x))
 
 
 def _batch(frames=8):

@@ -2,11 +2,15 @@
 
     python tools/stream_demo.py CONFIG CHECKPOINT VIDEO [--topk 5]
         [--label-map labels.txt] [--out-json preds.json] [--out-png probs.png]
+    python tools/stream_demo.py MODEL_DIR VIDEO --backend onnxruntime ...
 
 Reads VIDEO with decord one frame at a time (the video is never held in
 memory), feeds every ``frame_interval``-th frame (the config's test
 sampling, e.g. 5 for 25 fps -> 5 fps) to the causal model with its stream
-state, and prints the running top-k. For a camera or any other source, use
+state, and prints the running top-k. With ``--backend onnxruntime``,
+``openvino`` or ``executorch`` the model is a directory exported by
+``tools/deployment/export.py`` (its meta.json holds the preprocessing and
+the class names). For a camera or any other source, use
 ``movinet_mm.apis.OnlineRecognizer`` with your own frame iterator.
 """
 import argparse
@@ -17,28 +21,53 @@ import time
 
 import torch
 
-from movinet_mm.apis import (OnlineRecognizer, config_frame_interval,
-                             init_recognizer, read_video_frames,
-                             recognize_frames)
+from movinet_mm.apis import (BACKENDS, FrameError, OnlineRecognizer,
+                             config_sampling, init_recognizer,
+                             read_video_frames, recognize_frames,
+                             video_frame_count)
+from movinet_mm.datasets import UnreadableVideoError
+from movinet_mm.utils import CheckpointError
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', help='checkpoint file (or "none" for '
-                        'random weights, to try the tool)')
-    parser.add_argument('video')
+    parser.add_argument(
+        'inputs', nargs='+', metavar='CONFIG CHECKPOINT VIDEO | MODEL_DIR VIDEO',
+        help='a config, its checkpoint (or "none" for random weights, to try '
+        'the tool) and a video; with a runtime --backend, an exported model '
+        'directory and a video')
+    parser.add_argument('--backend', default='torch', choices=BACKENDS,
+                        help='torch (a config and checkpoint) or the runtime '
+                        'of an exported model directory')
     parser.add_argument('--topk', type=int, default=5)
     parser.add_argument('--label-map', help='text file, one class name per '
                         'line')
     parser.add_argument('--frame-interval', type=int,
                         help="feed every n-th frame (default: the config's)")
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', default='cpu', help='torch backend only')
+    parser.add_argument('--num-threads', type=int,
+                        help='CPU threads of a runtime backend')
+    parser.add_argument('--non-strict', action='store_true',
+                        help='load a checkpoint that does not fit the model '
+                        '(missing and unexpected keys are reported)')
     parser.add_argument('--out-json', help='write per-frame predictions')
     parser.add_argument('--out-png', help='plot class probabilities over time')
     parser.add_argument('--print-every', type=int, default=10,
                         help='print the running top-k every n fed frames')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    expected = 3 if args.backend == 'torch' else 2
+    if len(args.inputs) != expected:
+        raise SystemExit(
+            f'--backend {args.backend} takes ' + (
+                'CONFIG CHECKPOINT VIDEO' if expected == 3 else
+                'MODEL_DIR VIDEO') + f', got {len(args.inputs)} arguments: '
+            f'{" ".join(args.inputs)}')
+    for name in ('topk', 'print_every', 'frame_interval', 'num_threads'):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise SystemExit(f'--{name.replace("_", "-")} must be >= 1, got '
+                             f'{value}')
+    return args
 
 
 def load_labels(path, num_classes):
@@ -72,22 +101,38 @@ def plot(records, labels, topk, path):
     plt.close(fig)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    if not osp.isfile(args.video):
-        raise SystemExit(f'no such video: {args.video}')
-    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    model, cfg = init_recognizer(args.config, checkpoint, args.device)
-    online = OnlineRecognizer.from_config(model, cfg, args.device)
-    labels = load_labels(args.label_map, model.cls_head.num_classes)
-    interval = args.frame_interval or config_frame_interval(cfg)
-    import decord
-    total = len(decord.VideoReader(args.video, num_threads=1))
+def build(args):
+    """``(online recognizer, labels, frame interval, offset)`` for the args."""
+    if args.backend == 'torch':
+        config, checkpoint, _ = args.inputs
+        checkpoint = None if checkpoint.lower() == 'none' else checkpoint
+        model, cfg = init_recognizer(config, checkpoint, args.device,
+                                     strict=not args.non_strict)
+        online = OnlineRecognizer.from_config(model, cfg, args.device)
+        num_classes = model.cls_head.num_classes
+        labels = load_labels(args.label_map, num_classes)
+        interval, offset = config_sampling(cfg)
+        return online, labels, interval, offset
+    from movinet_mm.deploy.runtime import load_runtime
+    runtime = load_runtime(args.inputs[0], args.backend, args.num_threads)
+    online = OnlineRecognizer.from_runtime(runtime)
+    names = runtime.meta.get('class_names')
+    labels = load_labels(args.label_map, runtime.num_classes) \
+        if args.label_map or not names else list(names)
+    return online, labels, \
+        int(runtime.meta['preprocessing'].get('frame_interval', 1)), 0
+
+
+def run(args):
+    video = args.inputs[-1]
+    total = video_frame_count(video)  # checks the file before the model
+    online, labels, interval, offset = build(args)
+    interval = args.frame_interval or interval
     records = []
     start = time.perf_counter()
     fed = 0
-    for index, probs in recognize_frames(online, read_video_frames(args.video),
-                                         interval):
+    for index, probs in recognize_frames(online, read_video_frames(video),
+                                         interval, offset):
         fed += 1
         values, classes = probs.topk(min(args.topk, probs.numel()))
         records.append({'frame': index, 'probs': probs.tolist(),
@@ -99,21 +144,38 @@ def main(argv=None):
             print(f'[{bar:<30}] frame {index + 1}/{total}: {top}', flush=True)
     seconds = time.perf_counter() - start
     if not records:
-        raise SystemExit(f'{args.video} has no frames')
+        raise SystemExit(f'{video} has {total} frames, none sampled (frame '
+                         f'interval {interval}, offset {offset})')
     print(f'{fed} frames fed in {seconds:.2f} s '
-          f'({1000 * seconds / fed:.1f} ms/frame)')
+          f'({1000 * seconds / fed:.1f} ms/frame, {args.backend})')
     print('final top-{}: {}'.format(
         args.topk, ', '.join(f'{n} ({100 * p:.1f}%)'
                              for n, p in records[-1]['topk'])))
     if args.out_json:
         os.makedirs(osp.dirname(osp.abspath(args.out_json)), exist_ok=True)
-        with open(args.out_json, 'w') as f:
-            json.dump({'video': args.video, 'frame_interval': interval,
-                       'labels': labels, 'predictions': records}, f)
+        tmp = f'{args.out_json}.tmp{os.getpid()}'
+        with open(tmp, 'w') as f:
+            json.dump({'video': video, 'frame_interval': interval,
+                       'backend': args.backend, 'labels': labels,
+                       'predictions': records}, f)
+        os.replace(tmp, args.out_json)
         print(f'per-frame predictions: {args.out_json}')
     if args.out_png:
         plot(records, labels, args.topk, args.out_png)
         print(f'probabilities over time: {args.out_png}')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from movinet_mm.deploy.export import MissingPackageError
+    from movinet_mm.deploy.meta import DeployError
+    try:
+        run(args)
+    except (UnreadableVideoError, CheckpointError, FrameError, DeployError,
+            MissingPackageError, FileNotFoundError) as error:
+        raise SystemExit(str(error)) from None
+    except ValueError as error:  # a config the online API cannot run
+        raise SystemExit(f'{args.inputs[0]}: {error}') from None
 
 
 if __name__ == '__main__':

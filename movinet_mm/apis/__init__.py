@@ -1,9 +1,11 @@
-from .online import (FramePreprocessor, OnlineRecognizer, config_frame_interval,
-                     init_recognizer, read_video_frames, recognize_frames,
-                     sampled_frames)
+from .online import (BACKENDS, FrameError, FramePipeline, OnlineRecognizer,
+                     check_frame, config_frame_interval, config_sampling,
+                     frame_transforms, init_recognizer, read_video_frames,
+                     recognize_frames, sampled_frames, video_frame_count)
 
 __all__ = [
-    'FramePreprocessor', 'OnlineRecognizer', 'config_frame_interval',
-    'init_recognizer', 'read_video_frames', 'recognize_frames',
-    'sampled_frames'
+    'BACKENDS', 'FrameError', 'FramePipeline', 'OnlineRecognizer',
+    'check_frame', 'config_frame_interval', 'config_sampling',
+    'frame_transforms', 'init_recognizer', 'read_video_frames',
+    'recognize_frames', 'sampled_frames', 'video_frame_count'
 ]

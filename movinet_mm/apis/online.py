@@ -1,20 +1,41 @@
 """Online recognition: frames in, running predictions out, constant memory.
 
-``OnlineRecognizer`` is the stateful convenience over the explicit-state
-``MoViNetRecognizer.stream_step``: it owns one stream state, preprocesses
-raw RGB frames the way the config's test pipeline does (short-side resize,
-center crop, the data preprocessor's mean/std) and returns class
-probabilities after every frame fed.
+``OnlineRecognizer`` is the stateful convenience over the one step contract
+``stream_step(inputs [1, 3, t, H, W] float32, state) -> (logits [1, K],
+state)`` that ``MoViNetRecognizer`` and every exported runtime
+(:func:`movinet_mm.deploy.runtime.load_runtime`) share. It owns one stream
+state and prepares each raw frame with the config's own test pipeline: the
+transforms after decoding (``Resize``, ``CenterCrop``, ``FormatShape``, ...),
+applied by MMCV/MMAction2 to a one-frame clip, then the model's data
+preprocessor's ``(x - mean) / std``. A video fed frame by frame therefore
+gets the logits the stream test loop gives it.
+
+Frames: ``uint8`` RGB ``[H, W, 3]`` (numpy or torch), as decord, PIL or
+OpenCV (after BGR -> RGB) give them. Anything else (float frames, whose
+range cannot be told, grayscale, other channel counts) is refused with a
+one-line message before it touches the state.
 """
+import os.path as osp
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from torch import Tensor
 
-from ..models.layers import StreamState
+DECODE_SUFFIX = 'Decode'  # VideoDecode, DecordDecode, PyAVDecode, ...
+SAMPLERS = ('SampleAllFrames', 'SampleFrames', 'UniformSample')
+BACKENDS = ('torch', 'onnxruntime', 'openvino', 'executorch')
+
+
+class FrameError(ValueError):
+    """A frame the online recognizer cannot take; the message says why."""
+
+
+def test_pipeline(cfg: Config) -> List[dict]:
+    pipeline = cfg.get('test_pipeline') or \
+        cfg.test_dataloader.dataset.pipeline
+    return [dict(step) for step in pipeline]
 
 
 def _find(pipeline: Sequence[dict], *types: str) -> Optional[dict]:
@@ -24,55 +45,160 @@ def _find(pipeline: Sequence[dict], *types: str) -> Optional[dict]:
     return None
 
 
-class FramePreprocessor:
-    """Resize the short side, center crop, normalise: one RGB frame at a time."""
+def frame_transforms(pipeline: Sequence[dict], source: str = 'the config'
+                     ) -> List[dict]:
+    """The test pipeline's steps after decoding, without the packing."""
+    types = [step.get('type', '') for step in pipeline]
+    decode = [i for i, t in enumerate(types) if t.endswith(DECODE_SUFFIX)]
+    if not decode:
+        branches = [t for t in types if t == 'KeyMapper']
+        raise ValueError(
+            f'{source}: the test pipeline has no decode step at its top '
+            f'level ({types})' + (
+                ': pipeline branches (KeyMapper, an ensemble) cannot run '
+                'online; use one member\'s config' if branches else ''))
+    return [dict(step) for step in pipeline[decode[-1] + 1:]
+            if step.get('type') not in ('PackActionInputs', 'KeyMapper')]
 
-    def __init__(self, short_side: int, crop_size: Tuple[int, int],
-                 mean: Sequence[float], std: Sequence[float]):
-        self.short_side = short_side
-        self.crop_size = crop_size
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+
+def _mean_std(data_preprocessor: Optional[dict]):
+    pre = data_preprocessor or {}
+    if pre.get('type', 'ActionDataPreprocessor') != 'ActionDataPreprocessor':
+        raise ValueError(f'online recognition normalises frames like '
+                         f"ActionDataPreprocessor; the model has "
+                         f"{pre.get('type')}")
+    if pre.get('mean') is None:
+        return None, None, bool(pre.get('to_rgb', False))
+    return ([float(v) for v in pre['mean']], [float(v) for v in pre['std']],
+            bool(pre.get('to_rgb', False)))
+
+
+def check_frame(frame) -> np.ndarray:
+    """``frame`` as a ``[H, W, 3]`` uint8 array, or a one-line FrameError."""
+    if isinstance(frame, torch.Tensor):
+        frame = frame.detach().cpu().numpy()
+    if not isinstance(frame, np.ndarray):
+        raise FrameError('a frame must be a [H, W, 3] uint8 RGB array, got '
+                         f'{type(frame).__name__}')
+    if frame.dtype != np.uint8:
+        if np.issubdtype(frame.dtype, np.floating) or \
+                np.issubdtype(frame.dtype, np.complexfloating):
+            if not np.isfinite(frame).all():
+                raise FrameError(f'frame of shape {frame.shape} has NaN or '
+                                 'inf values: frames must be uint8 RGB')
+            raise FrameError(
+                f'frames must be uint8 RGB in [0, 255], got {frame.dtype} '
+                f'(values in [{frame.min():.3g}, {frame.max():.3g}]): convert'
+                ' it, e.g. (frame * 255).round().astype(np.uint8) for a frame'
+                ' in [0, 1]')
+        raise FrameError(f'frames must be uint8 RGB in [0, 255], got '
+                         f'{frame.dtype}')
+    if frame.ndim == 2:
+        raise FrameError(f'a frame must be [H, W, 3] RGB, got shape '
+                         f'{frame.shape} (a grayscale frame? repeat it to '
+                         '3 channels)')
+    if frame.ndim != 3 or frame.shape[2] != 3 or min(frame.shape[:2]) < 1:
+        raise FrameError(f'a frame must be [H, W, 3] RGB, got shape '
+                         f'{frame.shape}')
+    return np.ascontiguousarray(frame)
+
+
+class FramePipeline:
+    """One raw RGB frame -> the model input ``[1, 3, 1, h, w]`` float32.
+
+    Runs ``transforms`` (mmcv/mmaction transform configs, e.g. the test
+    pipeline's steps after decoding) on a one-frame clip, then
+    ``(x - mean) / std`` (ActionDataPreprocessor's formula; ``to_rgb`` swaps
+    channels first, as it does).
+    """
+
+    def __init__(self, transforms: Sequence[dict],
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None, to_rgb: bool = False):
+        from mmaction.registry import TRANSFORMS
+        from mmaction.utils import register_all_modules
+        from mmcv.transforms import Compose
+        register_all_modules(init_default_scope=False)
+        self.transforms_cfg = [dict(t) for t in transforms]
+        if not any(t.get('type') == 'FormatShape' for t in transforms):
+            self.transforms_cfg.append(
+                dict(type='FormatShape', input_format='NCTHW'))
+        fmt = _find(self.transforms_cfg, 'FormatShape')
+        if fmt.get('input_format') != 'NCTHW':
+            raise ValueError(f'online recognition needs FormatShape('
+                             f"input_format='NCTHW'), the pipeline has {fmt}")
+        self.compose = Compose([TRANSFORMS.build(t)
+                                for t in self.transforms_cfg])
+        self.mean = None if mean is None else \
+            torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1, 1)
+        self.std = None if std is None else \
+            torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1, 1)
+        self.to_rgb = to_rgb
+        self.output_size: Optional[Tuple[int, int]] = None
 
     @classmethod
-    def from_config(cls, cfg: Config) -> 'FramePreprocessor':
-        pipeline = cfg.get('test_pipeline') or \
-            cfg.test_dataloader.dataset.pipeline
-        crop = _find(pipeline, 'CenterCrop')
-        resize = _find(pipeline, 'Resize')
-        if crop is None:
-            raise ValueError('the config test pipeline has no CenterCrop: '
-                             'cannot tell the frame size the model expects')
-        crop_size = crop['crop_size']
-        crop_size = (crop_size, crop_size) if isinstance(crop_size, int) \
-            else tuple(crop_size)[::-1]  # mmcv gives (w, h)
-        short_side = min(crop_size)
-        if resize is not None and -1 in tuple(resize.get('scale', ())):
-            short_side = max(resize['scale'])
-        pre = cfg.model.get('data_preprocessor', {})
-        mean = pre.get('mean', [0.0, 0.0, 0.0])
-        std = pre.get('std', [255.0, 255.0, 255.0])
-        return cls(short_side, crop_size, mean, std)
+    def from_config(cls, cfg: Config) -> 'FramePipeline':
+        transforms = frame_transforms(test_pipeline(cfg))
+        return cls(transforms, *_mean_std(cfg.model.get('data_preprocessor')))
 
-    def __call__(self, frame: np.ndarray) -> Tensor:
-        """``[H, W, 3]`` uint8 RGB -> ``[3, h, w]`` float."""
-        frame = np.asarray(frame)
-        if frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError('frames must be [H, W, 3] RGB arrays, got shape '
-                             f'{frame.shape}')
-        x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)
-        x = x.float().unsqueeze(0)
-        h, w = x.shape[-2:]
-        scale = self.short_side / min(h, w)
-        size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        x = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
-        ch, cw = self.crop_size
-        top, left = (size[0] - ch) // 2, (size[1] - cw) // 2
-        if top < 0 or left < 0:
-            raise ValueError(f'frame of {h}x{w} is too small for a {ch}x{cw} '
-                             'crop')
-        x = x[0, :, top:top + ch, left:left + cw]
-        return (x - self.mean) / self.std
+    @classmethod
+    def from_meta(cls, meta: dict) -> 'FramePipeline':
+        """From an exported model's ``meta.json`` (its preprocessing)."""
+        pre = meta['preprocessing']
+        if pre.get('adapted'):  # exported for another size than the config
+            transforms = []
+            if pre.get('resize'):
+                size = pre['resize']['size']
+                transforms.append(
+                    dict(type='Resize', scale=(-1, int(size)))
+                    if pre['resize']['type'] == 'short_side' else
+                    dict(type='Resize', scale=(size[1], size[0]),
+                         keep_ratio=False))
+            if pre.get('crop'):
+                h, w = pre['crop']['size']
+                transforms.append(dict(type='CenterCrop', crop_size=(w, h)))
+        else:
+            transforms = frame_transforms(pre['test_pipeline'],
+                                          'the exported model')
+        return cls(transforms, pre.get('mean'), pre.get('std'))
+
+    def __call__(self, frame) -> Tensor:
+        frame = check_frame(frame)
+        h, w = frame.shape[:2]
+        results = self.compose(dict(
+            imgs=[frame], img_shape=(h, w), original_shape=(h, w),
+            num_clips=1, clip_len=1, frame_inds=np.array([0]), start_index=0,
+            modality='RGB'))
+        x = torch.from_numpy(np.ascontiguousarray(results['imgs']))
+        if x.dim() != 5 or x.shape[0] != 1:
+            raise ValueError(f'the frame pipeline gives {x.shape[0]} views '
+                             'of a frame: online recognition needs one '
+                             '(CenterCrop, not ThreeCrop/TenCrop)')
+        x = x.float()
+        if self.to_rgb:
+            x = x[:, [2, 1, 0]]
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        size = tuple(x.shape[-2:])
+        if self.output_size is None:
+            self.output_size = size
+        elif size != self.output_size:
+            raise FrameError(f'a frame of {h}x{w} becomes {size[0]}x'
+                             f'{size[1]}, earlier frames {self.output_size[0]}'
+                             f'x{self.output_size[1]}: keep the frame size '
+                             'within a stream (reset() between videos)')
+        return x
+
+
+def _causal_check(model) -> None:
+    backbone = getattr(model, 'backbone', None)
+    if backbone is not None and not getattr(backbone, 'causal', False):
+        raise ValueError('online recognition needs a causal (stream) MoViNet;'
+                         ' this is a base model: use a *_stream_* config')
+    if not callable(getattr(model, 'stream_step', None)):
+        raise ValueError(f'{type(model).__name__} has no stream_step(inputs,'
+                         ' state): online recognition needs a stream model '
+                         'or an exported stream runtime')
 
 
 class OnlineRecognizer:
@@ -80,93 +206,162 @@ class OnlineRecognizer:
 
     Example::
 
-        model = init_recognizer('configs/movinet_a0_stream_k600.py', ckpt)
+        model, cfg = init_recognizer('configs/movinet_a0_stream_k600.py',
+                                     ckpt)
         online = OnlineRecognizer.from_config(model, cfg)
         for frame in camera:               # [H, W, 3] uint8 RGB
             probs = online.update(frame)   # [num_classes]
         online.reset()                     # before the next video
 
-    The predictions after frame t are those of the whole clip up to t.
+    ``model`` is anything with ``stream_step(inputs, state) -> (logits,
+    state)``: a causal ``MoViNetRecognizer`` (run on ``device`` without
+    gradients) or an exported runtime. The predictions after frame t are
+    those of the whole clip up to t.
     """
 
-    def __init__(self, model: torch.nn.Module,
-                 preprocess: FramePreprocessor,
+    def __init__(self, model, preprocess: FramePipeline,
                  device: Union[str, torch.device] = 'cpu'):
-        if not getattr(model.backbone, 'causal', False):
-            raise ValueError('online recognition needs a causal (stream) '
-                             'MoViNet')
-        self.model = model.eval()
+        _causal_check(model)
+        self.is_torch = isinstance(model, torch.nn.Module)
+        self.model = model.eval() if self.is_torch else model
         self.preprocess = preprocess
         self.device = torch.device(device)
-        self.state: Optional[StreamState] = None
+        self.state = None
         self.frames_seen = 0
+        self.last_logits: Optional[Tensor] = None
 
     @classmethod
     def from_config(cls, model, cfg: Config, device='cpu'):
-        return cls(model, FramePreprocessor.from_config(cfg), device)
+        """``model`` (torch) with the preprocessing of ``cfg``'s test pipeline."""
+        _causal_check(model)
+        return cls(model, FramePipeline.from_config(cfg), device)
+
+    @classmethod
+    def from_runtime(cls, runtime):
+        """An exported model (``load_runtime``) with its meta.json's
+        preprocessing."""
+        return cls(runtime, FramePipeline.from_meta(runtime.meta))
 
     def reset(self) -> None:
         self.state = None
         self.frames_seen = 0
+        self.last_logits = None
+        self.preprocess.output_size = None
 
-    @torch.no_grad()
-    def update(self, frames: Union[np.ndarray, Sequence[np.ndarray]]) -> Tensor:
-        """Feed one ``[H, W, 3]`` frame or several; returns probabilities."""
-        frames = np.asarray(frames)
-        if frames.ndim == 3:
-            frames = frames[None]
-        clip = torch.stack([self.preprocess(f) for f in frames], dim=1)
-        clip = clip.unsqueeze(0).to(self.device)
-        logits, self.state = self.model.stream_step(clip, self.state)
-        self.frames_seen += len(frames)
-        return logits[0].softmax(-1).cpu()
+    def _frames(self, frames) -> List:
+        if isinstance(frames, (list, tuple)):
+            if not frames:
+                raise FrameError('update() got no frames')
+            return list(frames)
+        if isinstance(frames, (np.ndarray, torch.Tensor)) and \
+                frames.ndim == 4:
+            if len(frames) == 0:
+                raise FrameError('update() got no frames')
+            return list(frames)
+        return [frames]
+
+    def update(self, frames) -> Tensor:
+        """Feed one ``[H, W, 3]`` frame or several (a list, or ``[T, H, W, 3]``);
+        returns the class probabilities ``[K]`` after the last one."""
+        # every frame is checked and prepared before the state moves
+        clip = torch.cat([self.preprocess(f) for f in self._frames(frames)],
+                         dim=2)
+        if self.is_torch:
+            with torch.no_grad():
+                logits, state = self.model.stream_step(
+                    clip.to(self.device), self.state)
+        else:
+            logits, state = self.model.stream_step(clip.numpy(), self.state)
+        logits = torch.as_tensor(logits).detach().cpu().float()
+        if not torch.isfinite(logits).all():
+            raise FloatingPointError('the model produced NaN/inf logits; '
+                                     'the state was not updated')
+        self.state = state
+        self.frames_seen += clip.shape[2]
+        self.last_logits = logits[0]
+        return self.last_logits.softmax(-1)
 
 
 def init_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None,
-                    device: Union[str, torch.device] = 'cpu'):
-    """Build the config's model, load ``checkpoint``, put it in eval mode."""
+                    device: Union[str, torch.device] = 'cpu',
+                    strict: bool = True):
+    """Build the config's model, load ``checkpoint`` (checked: a checkpoint
+    of another model is a one-line error unless ``strict=False``), put it in
+    eval mode. Returns ``(model, cfg)``."""
     from mmaction.utils import register_all_modules
     from mmengine.registry import MODELS
-    from mmengine.runner import load_checkpoint
 
     import movinet_mm  # noqa: F401  (registers the modules)
+    from ..utils.checkpoint import load_checked_checkpoint
     register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    if isinstance(config, str):
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'no such config: {config}')
+        cfg = Config.fromfile(config)
+    else:
+        cfg = config
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        load_checked_checkpoint(model, checkpoint, strict=strict)
     return model.to(device).eval(), cfg
 
 
-def sampled_frames(frames: Iterable[np.ndarray], frame_interval: int = 1
-                   ) -> Iterator[Tuple[int, np.ndarray]]:
-    """Every ``frame_interval``-th frame of any iterable (a file, a camera)."""
+def sampled_frames(frames: Iterable[np.ndarray], frame_interval: int = 1,
+                   offset: int = 0) -> Iterator[Tuple[int, np.ndarray]]:
+    """Every ``frame_interval``-th frame from ``offset`` on, of any iterable
+    (a file, a camera), with its index: the stream loop's ``SampleAllFrames``."""
+    if frame_interval < 1 or offset < 0:
+        raise ValueError('frame_interval must be >= 1 and offset >= 0, got '
+                         f'{frame_interval} and {offset}')
     for index, frame in enumerate(frames):
-        if index % frame_interval == 0:
+        if index >= offset and (index - offset) % frame_interval == 0:
             yield index, frame
 
 
 def recognize_frames(online: OnlineRecognizer, frames: Iterable[np.ndarray],
-                     frame_interval: int = 1
+                     frame_interval: int = 1, offset: int = 0
                      ) -> Iterator[Tuple[int, Tensor]]:
     """``(frame index, probabilities)`` after each sampled frame."""
     online.reset()
-    for index, frame in sampled_frames(frames, frame_interval):
+    for index, frame in sampled_frames(frames, frame_interval, offset):
         yield index, online.update(frame)
 
 
 def read_video_frames(path: str) -> Iterator[np.ndarray]:
-    """Frames of a video file, decoded one at a time with decord."""
-    import decord
-    try:
-        reader = decord.VideoReader(path, num_threads=1)
-    except Exception as error:  # decord raises its own error types
-        raise RuntimeError(f'cannot read video {path}: {error}') from error
+    """Frames of a video file, decoded one at a time with decord.
+
+    The file is opened by path and checked first (``open_video``): a
+    missing, empty, truncated or undecodable file is an
+    ``UnreadableVideoError`` naming it; a frame that fails later is too.
+    """
+    from ..datasets.transforms.video import (UnreadableVideoError,
+                                             _first_line, open_video)
+    reader = open_video(path, num_threads=1)
     for index in range(len(reader)):
-        yield reader[index].asnumpy()
+        try:
+            frame = reader[index].asnumpy()
+        except Exception as error:  # noqa: BLE001  (decord's own types)
+            raise UnreadableVideoError(
+                path, f'frame {index} of {len(reader)} does not decode '
+                f'({_first_line(error)})') from None
+        yield frame
+
+
+def video_frame_count(path: str) -> int:
+    """The number of frames of a (checked) video file."""
+    from ..datasets.transforms.video import open_video
+    return len(open_video(path, num_threads=1))
+
+
+def config_sampling(cfg_or_pipeline) -> Tuple[int, int]:
+    """``(frame_interval, offset)`` of the test pipeline's sampler."""
+    pipeline = cfg_or_pipeline if isinstance(cfg_or_pipeline, list) else \
+        test_pipeline(cfg_or_pipeline)
+    step = _find(pipeline, *SAMPLERS)
+    if step is None:
+        return 1, 0
+    return int(step.get('frame_interval', 1)), int(step.get('offset', 0))
 
 
 def config_frame_interval(cfg: Config) -> int:
-    pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.pipeline
-    step = _find(pipeline, 'SampleAllFrames', 'SampleFrames')
-    return int(step.get('frame_interval', 1)) if step else 1
+    return config_sampling(cfg)[0]

@@ -89,10 +89,12 @@ train_cfg = dict(
     max_epochs=max_epochs,
     val_begin=1,
     val_interval=5)
-val_cfg = dict(type='ValLoop')
+# MMEngine's ValLoop/TestLoop, except that an unreadable video is logged,
+# counted (acc/skipped_videos) and skipped (on_error='raise' stops instead).
+val_cfg = dict(type='ClipValLoop', on_error='skip')
 # Whole-clip, single-view test (the official protocol). A streaming test
 # loop for the stream models (frame by frame with a state) can replace it.
-test_cfg = dict(type='TestLoop')
+test_cfg = dict(type='ClipTestLoop', on_error='skip')
 
 # ---- batch norm ------------------------------------------------------------
 # The official models train with synchronized BN (use_sync_bn: true) over the

@@ -26,7 +26,6 @@ from mmaction.registry import LOOPS
 from mmaction.structures import ActionDataSample
 from mmengine.dist import is_main_process
 from mmengine.evaluator import Evaluator
-from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
 from mmengine.runner.amp import autocast
@@ -34,58 +33,7 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
 from ...utils.memory import PeakMemory
-
-SKIPPED_KEY = 'skipped_video'
-SKIPPED_BATCH_KEY = 'unreadable_samples'
-
-
-class _ReadGuard:
-    """Wraps a dataset pipeline: a video that fails to load becomes a marker."""
-
-    def __init__(self, pipeline, on_error: str):
-        self.pipeline = pipeline
-        self.on_error = on_error
-
-    def __call__(self, info: dict) -> dict:
-        path = info.get('filename', info.get('frame_dir', '?'))
-        try:
-            out = self.pipeline(info)
-            inputs = out['inputs'] if out is not None else None
-            # one tensor, or one per input key (ensembles)
-            clips = list(inputs.values()) if isinstance(inputs, dict) \
-                else [inputs]
-            for clip in clips:
-                if clip is None or clip.numel() == 0 or clip.dim() < 4 or \
-                        clip.shape[-3] == 0:
-                    raise ValueError('no frames were decoded')
-            return out
-        except Exception as error:  # noqa: BLE001  (any decode failure)
-            reason = f'{type(error).__name__}: {error}'
-            if self.on_error == 'raise':
-                raise RuntimeError(f'cannot read video {path}: {reason}') \
-                    from error
-            sample = ActionDataSample()
-            sample.set_metainfo({SKIPPED_KEY: path, 'skip_reason': reason})
-            return {'inputs': torch.zeros(0), 'data_samples': sample}
-
-
-class _CollateSkipping:
-    """Collates the readable samples; lists the unreadable ones aside."""
-
-    def __init__(self, collate):
-        self.collate = collate
-
-    def __call__(self, samples: list) -> dict:
-        def unreadable(s):
-            return SKIPPED_KEY in s['data_samples'].metainfo
-
-        ok = [s for s in samples if not unreadable(s)]
-        batch = self.collate(ok) if ok else {'inputs': [],
-                                             'data_samples': []}
-        batch[SKIPPED_BATCH_KEY] = [s['data_samples'] for s in samples
-                                    if unreadable(s)]
-        return batch
-
+from .skipping import SkipUnreadableMixin
 
 def _lengths(inputs):
     """Real frame counts of each video (a dict of them per input key for
@@ -104,40 +52,20 @@ def _lengths(inputs):
     return count(inputs)
 
 
-def _count_skips(compute_metrics):
-    def wrapped(results: list) -> dict:
-        kept = [r for r in results
-                if not (isinstance(r, dict) and SKIPPED_KEY in r)]
-        metrics = compute_metrics(kept) if kept else {}
-        metrics['skipped_videos'] = len(results) - len(kept)
-        return metrics
-    return wrapped
-
-
-class _StreamLoopMixin:
+class _StreamLoopMixin(SkipUnreadableMixin):
     """What the stream val and test loops share."""
 
     def _setup_stream(self, chunk_size: int, num_trace_points: int,
                       on_error: str, progress_bar: Optional[bool]) -> None:
         if chunk_size < 1:
             raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
-        if on_error not in ('skip', 'raise'):
-            raise ValueError(f"on_error must be 'skip' or 'raise', got "
-                             f'{on_error!r}')
         self.chunk_size = chunk_size
         self.num_trace_points = num_trace_points
-        self.on_error = on_error
+        self._setup_skipping(on_error)
         if progress_bar is None:
             progress_bar = sys.stdout.isatty()
         self.progress_bar = progress_bar and is_main_process()
         self._bar = None
-        dataset = self.dataloader.dataset
-        if hasattr(dataset, 'pipeline'):
-            dataset.pipeline = _ReadGuard(dataset.pipeline, on_error)
-        self.dataloader.collate_fn = _CollateSkipping(
-            self.dataloader.collate_fn)
-        for metric in self.evaluator.metrics:
-            metric.compute_metrics = _count_skips(metric.compute_metrics)
 
     def _stream_iter(self, data_batch: dict) -> List[ActionDataSample]:
         model = self.runner.model
@@ -146,15 +74,7 @@ class _StreamLoopMixin:
             raise TypeError(f'{type(model).__name__} cannot stream: use a '
                             'MoViNetRecognizer (or a model with '
                             'stream_predict) with the stream loops')
-        for sample in data_batch.get(SKIPPED_BATCH_KEY, []):
-            print_log(f'skipped video {sample.metainfo[SKIPPED_KEY]}: '
-                      f'{sample.metainfo["skip_reason"]}',
-                      logger='current', level=30)
-            for metric in self.evaluator.metrics:
-                metric.results.append(
-                    {SKIPPED_KEY: sample.metainfo[SKIPPED_KEY]})
-        batch = {k: v for k, v in data_batch.items()
-                 if k != SKIPPED_BATCH_KEY}
+        batch = self._take_skipped(data_batch)
         if not batch['data_samples']:
             return []
         lengths, frames = _lengths(batch['inputs'])
