@@ -504,3 +504,29 @@ def test_input_of_another_dtype_is_one_error():
         model.backbone(x.to(torch.bfloat16))
     with pytest.raises(ValueError, match='the input is torch.float32 but'):
         model.to(torch.bfloat16).stream_step(x)
+
+
+# ---------------------------------------------- item 7: one-line errors
+def test_get_flops_missing_config_and_2d_model(tmp_path):
+    tool = _load_tool('tools/analysis/get_flops.py')
+    with pytest.raises(SystemExit, match='no such config file: .*nope.py'):
+        tool.main([str(tmp_path / 'nope.py')])
+    config = tmp_path / 'tsn.py'
+    config.write_text(
+        "default_scope = 'mmaction'\n"
+        "model = dict(type='Recognizer2D', backbone=dict(type='ResNet', "
+        "depth=18, pretrained=None), cls_head=dict(type='TSNHead', "
+        "num_classes=5, in_channels=512))\n")
+    with pytest.raises(SystemExit, match='Recognizer2D is a 2D recognizer'):
+        tool.main([str(config), '--shape', '4', '32', '32'])
+    config.write_text('model = dict(\n')
+    with pytest.raises(SystemExit, match='cannot read the config'):
+        tool.main([str(config)])
+
+
+def test_ensemble_member_checkpoint_errors_name_the_file(tmp_path):
+    from test_ensemble import build_ensemble
+    empty = tmp_path / 'member.pth'
+    empty.write_bytes(b'')
+    with pytest.raises(ValueError, match=f'checkpoint {empty} is empty'):
+        build_ensemble(randomize=False, member_checkpoints=[None, str(empty)])

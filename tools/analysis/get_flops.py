@@ -191,11 +191,28 @@ def describe(model: nn.Module) -> str:
     return text
 
 
+def check_video_model(model: nn.Module) -> None:
+    """This tool feeds ``[1, C, T, H, W]`` clips to a 3D recognizer."""
+    from mmaction.models.recognizers import Recognizer2D
+    members = getattr(model, 'members', None) or [model]
+    for member in members:
+        if isinstance(member, Recognizer2D) or \
+                getattr(member, 'backbone', None) is None:
+            kind = ('a 2D recognizer (Recognizer2D: frames, not clips)'
+                    if isinstance(member, Recognizer2D) else
+                    'not a recognizer with a backbone')
+            raise ValueError(
+                f'{type(member).__name__} is {kind}; this tool counts 3D '
+                'video recognizers on [1, C, T, H, W] clips (for 2D models '
+                "use MMAction2's tools/analysis_tools/get_flops.py)")
+
+
 def get_flops(cfg: Config,
               shape: Optional[Sequence[int]] = None,
               extrapolate_time: bool = False) -> dict:
     """Build ``cfg.model`` and count; returns a dict for reports and tests."""
     model = build_model(cfg)
+    check_video_model(model)
     counter = count_macs_extrapolated if extrapolate_time else count_macs
     start = time.perf_counter()
     members = getattr(model, 'members', None)
@@ -258,13 +275,22 @@ def format_table(config: str, result: dict, extrapolated: bool) -> str:
 def main(argv=None):
     args = parse_args(argv)
     torch.set_flush_denormal(True)  # random weights: avoid slow denormals
-    cfg = Config.fromfile(args.config)
+    if not osp.isfile(args.config):
+        raise SystemExit(f'get_flops.py: error: no such config file: '
+                         f'{args.config}')
+    try:
+        cfg = Config.fromfile(args.config)
+    except Exception as error:  # syntax errors, bad _base_ paths, ...
+        raise SystemExit(f'get_flops.py: error: cannot read the config '
+                         f'{args.config}: {type(error).__name__}: '
+                         f'{str(error).splitlines()[0] if str(error) else ""}')
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     try:
         result = get_flops(cfg, args.shape, args.extrapolate_time)
-    except ValueError as error:
-        raise SystemExit(f'get_flops.py: error: {error}')
+    except (ValueError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) else error
+        raise SystemExit(f'get_flops.py: error: {message}')
     print(format_table(args.config, result, args.extrapolate_time))
     return result
 

@@ -5,7 +5,6 @@ import torch
 from mmaction.registry import MODELS
 from mmaction.utils import SampleList
 from mmengine.model import BaseModel
-from mmengine.runner import load_checkpoint
 from torch import Tensor, nn
 
 from .movinet_recognizer import StreamLogits, set_stream_predictions
@@ -78,13 +77,14 @@ class EnsembleRecognizer(BaseModel):
 
     def load_member(self, index: int, path: str) -> None:
         """Load a member's own (non-ensemble) checkpoint, strictly."""
+        # utils.checkpoint reads the arch tables of models/: import late.
+        from ...utils.checkpoint import load_checked_checkpoint
         try:
-            load_checkpoint(self.members[index], path, map_location='cpu',
-                            strict=True, revise_keys=[(r'^module\.', '')])
-        except (RuntimeError, KeyError) as error:
+            load_checked_checkpoint(self.members[index], path, strict=True)
+        except ValueError as error:
             raise ValueError(f'checkpoint {path} does not match ensemble '
                              f'member {index} ({self.input_keys[index]}): '
-                             f'{error}') from error
+                             f'{error}') from None
 
     def _member_inputs(self, inputs: Dict[str, Tensor]) -> List[Tensor]:
         if not isinstance(inputs, dict):
