@@ -222,3 +222,71 @@ def test_training_with_sub_clips_accumulates_gradients():
     with pytest.raises(ValueError, match='cannot split'):
         model.train_cfg = dict(sub_clips=20)
         model.train_step(_batch(), wrapper)
+
+
+@pytest.fixture(scope='module')
+def exported_demo_model(tmp_path_factory):
+    """The demo config's model, random weights, exported to ONNX (stream)."""
+    pytest.importorskip('onnxruntime')
+    from movinet_mm.deploy.export import export_model
+    root = tmp_path_factory.mktemp('export')
+    config = osp.join(REPO, 'configs', 'movinet_a0_stream_synthetic.py')
+    model, cfg = init_recognizer(config)
+    randomize_(model, seed=5)
+    checkpoint = str(root / 'random.pth')
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    out = export_model(model, 'onnx', 'stream', (40, 40), str(root / 'onnx'),
+                       cfg=cfg, config_path=config, checkpoint=checkpoint)
+    video = write_video(str(root / 'clip.avi'), moving_square(11, 64, seed=3))
+    return config, checkpoint, out, video
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_online_recognizer_runs_exported_models(exported_demo_model,
+                                                backend):
+    """One step contract: an exported runtime gives the torch model's
+    predictions, frame by frame, with the preprocessing of its meta.json."""
+    from movinet_mm.deploy.runtime import load_runtime
+    config, checkpoint, model_dir, video = exported_demo_model
+    model, cfg = init_recognizer(config, checkpoint)
+    eager = OnlineRecognizer.from_config(model, cfg)
+    exported = OnlineRecognizer.from_runtime(
+        load_runtime(model_dir, backend, num_threads=1))
+    for (i, p), (j, q) in zip(
+            recognize_frames(eager, read_video_frames(video), 2),
+            recognize_frames(exported, read_video_frames(video), 2)):
+        assert i == j
+        scale = eager.last_logits.abs().max()
+        torch.testing.assert_close(exported.last_logits / scale,
+                                   eager.last_logits / scale, atol=1e-4,
+                                   rtol=0)
+        torch.testing.assert_close(q, p, atol=1e-4, rtol=0)
+    assert exported.frames_seen == eager.frames_seen == 6
+    with pytest.raises(FrameError, match='grayscale'):
+        exported.update(np.zeros((64, 64), np.uint8))
+
+
+def test_stream_demo_backends_agree(exported_demo_model, tmp_path):
+    import importlib.util
+    config, checkpoint, model_dir, video = exported_demo_model
+    spec = importlib.util.spec_from_file_location(
+        'stream_demo', osp.join(REPO, 'tools', 'stream_demo.py'))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    runs = {}
+    for backend, inputs in (('torch', [config, checkpoint, video]),
+                            ('onnxruntime', [model_dir, video])):
+        out = str(tmp_path / f'{backend}.json')
+        demo.main(inputs + ['--backend', backend, '--out-json', out])
+        with open(out) as f:
+            runs[backend] = json.load(f)['predictions']
+    assert [r['frame'] for r in runs['torch']] == [0, 2, 4, 6, 8, 10]
+    for a, b in zip(runs['torch'], runs['onnxruntime']):
+        np.testing.assert_allclose(a['probs'], b['probs'], atol=1e-4)
+    # wrong argument counts for the backend, a missing model directory
+    with pytest.raises(SystemExit, match='MODEL_DIR VIDEO'):
+        demo.main([config, checkpoint, video, '--backend', 'onnxruntime'])
+    with pytest.raises(SystemExit) as error:
+        demo.main([str(tmp_path / 'nothing'), video, '--backend',
+                   'onnxruntime'])
+    assert '\n' not in str(error.value.code)

@@ -157,9 +157,11 @@ class FramePipeline:
             if pre.get('crop'):
                 h, w = pre['crop']['size']
                 transforms.append(dict(type='CenterCrop', crop_size=(w, h)))
-        else:
-            transforms = frame_transforms(pre['test_pipeline'],
-                                          'the exported model')
+        else:  # JSON made the config's tuples lists: mmaction wants tuples
+            transforms = [{k: tuple(v) if isinstance(v, list) else v
+                           for k, v in step.items()}
+                          for step in frame_transforms(pre['test_pipeline'],
+                                                       'the exported model')]
         return cls(transforms, pre.get('mean'), pre.get('std'))
 
     def __call__(self, frame) -> Tensor:
