@@ -68,7 +68,8 @@ class SearchStateHook(Hook):
         checkpoint['search'] = self.loop.search_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        self.loop.load_search_state(checkpoint.get('search'))
+        self.loop.load_search_state(checkpoint.get('search'),
+                                    checkpoint.get('meta', {}).get('iter', 0))
 
 
 @LOOPS.register_module()
@@ -286,9 +287,10 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                     controller=self.controller.state_dict(),
                     controller_optimizer=(
                         self.controller_optimizer.state_dict()),
-                    iter=self._iter)
+                    # saved from after_train_iter, as the runner's meta
+                    iter=self._iter + 1)
 
-    def load_search_state(self, state: Optional[dict]) -> None:
+    def load_search_state(self, state: Optional[dict], iters: int) -> None:
         if state is None:
             raise ValueError('the checkpoint has no search state (it was not '
                              'written by TuNASSearchLoop): cannot resume a '
@@ -312,7 +314,7 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         self.controller_optimizer.load_state_dict(
             state['controller_optimizer'])
         # the held-out stream continues where it stopped
-        for _ in range(int(state['iter'])):
+        for _ in range(int(iters)):
             next(self.controller_iterator)
 
     # ----------------------------------------------------------- outputs
