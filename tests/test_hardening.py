@@ -530,3 +530,29 @@ def test_ensemble_member_checkpoint_errors_name_the_file(tmp_path):
     empty.write_bytes(b'')
     with pytest.raises(ValueError, match=f'checkpoint {empty} is empty'):
         build_ensemble(randomize=False, member_checkpoints=[None, str(empty)])
+
+
+# ----------------------------------------------- fine-tuning configs
+@pytest.mark.parametrize('name', [
+    'movinet_a0_ucf101_split1.py', 'movinet_a0_stream_ucf101_split1.py',
+    'movinet_a0_hmdb51_split1.py', 'movinet_a0_stream_hmdb51_split1.py',
+    'movinet_a0_ucf101_split1_rawframes.py'])
+def test_finetune_configs_take_a_k600_checkpoint_without_classifier(name):
+    """What `convert_tf_checkpoint.py --finetune` writes fits every tensor
+    but the new classifier."""
+    from mmengine.config import Config
+
+    from mmaction.registry import MODELS
+    from movinet_mm.utils import load_state_dict_checked
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'finetune', name))
+    model = MODELS.build(cfg.model)
+    stream = cfg.model.backbone.get('causal', False)
+    k600 = build_recognizer('a0', stream, '3d_2plus1d' if stream else '3d')
+    state = {k: v for k, v in k600.state_dict().items()
+             if not k.startswith('cls_head.fc_cls.')}
+    report = load_state_dict_checked(model, state, 'k600', strict=False)
+    assert report.missing == ['cls_head.fc_cls.weight', 'cls_head.fc_cls.bias']
+    assert not report.unexpected and not report.mismatched
+    expected = 51 if 'hmdb51' in name else 101
+    assert model.cls_head.num_classes == expected
+    assert cfg.load_from.startswith('checkpoints/movinet_a0_')
