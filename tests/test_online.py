@@ -13,7 +13,8 @@ from mmengine.optim import OptimWrapper
 from mmaction.structures import ActionDataSample
 
 from movinet_mm.apis import (FrameError, FramePipeline, OnlineRecognizer,
-                             init_recognizer, read_video_frames,
+                             config_sampling, init_recognizer,
+                             online_recognizer, read_video_frames,
                              recognize_frames)
 
 from helpers import backbone_cfg, build_recognizer, randomize_
@@ -129,19 +130,16 @@ def test_every_stream_config_prepares_frames(path):
     torch.testing.assert_close(x, torch.ones_like(x))  # std 255
 
 
-def test_base_and_ensemble_configs_say_why_not_online():
-    for name, message in (('movinet_a0_k600.py', 'causal'),
-                          ('movinet_a0_stream_synthetic_ensemble.py',
-                           'stream_step')):
-        cfg = Config.fromfile(osp.join(REPO, 'configs', name))
-        from mmaction.registry import MODELS
-        model = MODELS.build(cfg.model)
-        with pytest.raises(ValueError, match=message):
-            OnlineRecognizer.from_config(model, cfg)
+def test_base_configs_say_why_not_online():
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'movinet_a0_k600.py'))
+    from mmaction.registry import MODELS
+    with pytest.raises(ValueError, match='causal'):
+        online_recognizer(MODELS.build(cfg.model), cfg)
 
 
-@pytest.mark.parametrize('name', ['movinet_a0_stream_synthetic.py',
-                                  'movinet_a0_stream_synthetic_halfrate.py'])
+@pytest.mark.parametrize('name', [
+    'movinet_a0_stream_synthetic.py', 'movinet_a0_stream_synthetic_halfrate.py',
+    'movinet_a0_stream_synthetic_ensemble.py'])
 def test_online_equals_the_stream_test_loop(name, tmp_path):
     """Same checkpoint, same video: a video fed frame by frame to
     OnlineRecognizer gets the stream test loop's prediction."""
@@ -164,12 +162,14 @@ def test_online_equals_the_stream_test_loop(name, tmp_path):
     loop_scores = SEEN['clip.avi']
 
     model, cfg = init_recognizer(config, checkpoint)
-    online = OnlineRecognizer.from_config(model, cfg)
-    interval = [s for s in cfg.test_pipeline
-                if s['type'] == 'SampleAllFrames'][0]['frame_interval']
+    online = online_recognizer(model, cfg)
     probs = list(recognize_frames(
-        online, read_video_frames(osp.join(root, 'clip.avi')), interval))
-    assert [i for i, _ in probs] == list(range(0, 13, interval))
+        online, read_video_frames(osp.join(root, 'clip.avi')),
+        *config_sampling(cfg)))
+    # the demo: every other frame; the half-rate member every 4th; the
+    # ensemble's two members every 4th, from 0 and from 2
+    step = 4 if name.endswith('halfrate.py') else 2
+    assert [i for i, _ in probs] == list(range(0, 13, step))
     torch.testing.assert_close(probs[-1][1], loop_scores, atol=1e-4, rtol=0)
 
 

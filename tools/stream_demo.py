@@ -23,6 +23,7 @@ import torch
 
 from movinet_mm.apis import (BACKENDS, FrameError, OnlineRecognizer,
                              config_sampling, init_recognizer,
+                             online_recognizer,
                              read_video_frames, recognize_frames,
                              video_frame_count)
 from movinet_mm.datasets import UnreadableVideoError
@@ -108,8 +109,9 @@ def build(args):
         checkpoint = None if checkpoint.lower() == 'none' else checkpoint
         model, cfg = init_recognizer(config, checkpoint, args.device,
                                      strict=not args.non_strict)
-        online = OnlineRecognizer.from_config(model, cfg, args.device)
-        num_classes = model.cls_head.num_classes
+        online = online_recognizer(model, cfg, args.device)
+        num_classes = getattr(model, 'num_classes', None) or \
+            model.cls_head.num_classes
         labels = load_labels(args.label_map, num_classes)
         interval, offset = config_sampling(cfg)
         return online, labels, interval, offset

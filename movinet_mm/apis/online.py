@@ -284,6 +284,84 @@ class OnlineRecognizer:
         return self.last_logits.softmax(-1)
 
 
+class OnlineEnsemble:
+    """An ``EnsembleRecognizer`` online: each member on its own frames.
+
+    Member i takes the raw frames its pipeline branch samples (``frame
+    interval``, ``offset``: the even and odd frames of a half-rate pair) and
+    keeps its own state; the prediction is the softmax of the mean of the
+    members' latest raw logits (the ensemble's rule), so after a video's last
+    frame it is what the stream test loop gives. Feed every raw frame.
+    """
+
+    def __init__(self, members: Sequence[OnlineRecognizer],
+                 samplings: Sequence[Tuple[int, int]]):
+        if len(members) != len(samplings) or len(members) < 2:
+            raise ValueError('an online ensemble needs >= 2 members, one '
+                             'sampling (frame interval, offset) each')
+        self.members = list(members)
+        self.samplings = [tuple(s) for s in samplings]
+        self.frames_seen = 0
+
+    @classmethod
+    def from_config(cls, model, cfg: Config, device='cpu'):
+        branches = {}
+        for step in test_pipeline(cfg):
+            if step.get('type') == 'KeyMapper':
+                for key in (step.get('remapping') or {}).values():
+                    branches[key] = step
+        explicit = (cfg.model.get('data_preprocessor') or {}).get(
+            'preprocessors', {})
+        members, samplings = [], []
+        for i, (member, key) in enumerate(zip(model.members,
+                                              model.input_keys)):
+            if key not in branches:
+                raise ValueError(f'no pipeline branch (KeyMapper) writes '
+                                 f'{key!r}, the input of ensemble member {i}')
+            transforms = branches[key]['transforms']
+            pre = explicit.get(key) or \
+                cfg.model.members[i].get('data_preprocessor')
+            members.append(OnlineRecognizer(
+                member, FramePipeline(frame_transforms(
+                    transforms, f'the branch of {key!r}'), *_mean_std(pre)),
+                device))
+            samplings.append(config_sampling(list(transforms)))
+        return cls(members, samplings)
+
+    @property
+    def last_logits(self) -> Optional[Tensor]:
+        started = [m.last_logits for m in self.members
+                   if m.last_logits is not None]
+        return torch.stack(started).mean(0) if started else None
+
+    def reset(self) -> None:
+        for member in self.members:
+            member.reset()
+        self.frames_seen = 0
+
+    def update(self, frame) -> Optional[Tensor]:
+        """Feed the next raw ``[H, W, 3]`` frame; the probabilities, or None
+        when no member samples this frame."""
+        frame = check_frame(frame)
+        index = self.frames_seen
+        self.frames_seen += 1
+        takers = [m for m, (interval, offset) in zip(self.members,
+                                                     self.samplings)
+                  if index >= offset and (index - offset) % interval == 0]
+        for member in takers:
+            member.update(frame)
+        return self.last_logits.softmax(-1) if takers else None
+
+
+def online_recognizer(model, cfg: Config, device='cpu'):
+    """The online form of ``model`` for ``cfg``: an :class:`OnlineRecognizer`,
+    or an :class:`OnlineEnsemble` for an ``EnsembleRecognizer`` (which
+    samples its members' frames itself: feed it every frame)."""
+    if hasattr(model, 'members') and hasattr(model, 'input_keys'):
+        return OnlineEnsemble.from_config(model, cfg, device)
+    return OnlineRecognizer.from_config(model, cfg, device)
+
+
 def init_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None,
                     device: Union[str, torch.device] = 'cpu',
                     strict: bool = True):
@@ -320,13 +398,15 @@ def sampled_frames(frames: Iterable[np.ndarray], frame_interval: int = 1,
             yield index, frame
 
 
-def recognize_frames(online: OnlineRecognizer, frames: Iterable[np.ndarray],
+def recognize_frames(online, frames: Iterable[np.ndarray],
                      frame_interval: int = 1, offset: int = 0
                      ) -> Iterator[Tuple[int, Tensor]]:
-    """``(frame index, probabilities)`` after each sampled frame."""
+    """``(frame index, probabilities)`` after each frame the model took."""
     online.reset()
     for index, frame in sampled_frames(frames, frame_interval, offset):
-        yield index, online.update(frame)
+        probs = online.update(frame)
+        if probs is not None:
+            yield index, probs
 
 
 def read_video_frames(path: str) -> Iterator[np.ndarray]:
@@ -356,7 +436,8 @@ def video_frame_count(path: str) -> int:
 
 
 def config_sampling(cfg_or_pipeline) -> Tuple[int, int]:
-    """``(frame_interval, offset)`` of the test pipeline's sampler."""
+    """``(frame_interval, offset)`` of the test pipeline's sampler (at its
+    top level; (1, 0) for an ensemble, whose branches sample)."""
     pipeline = cfg_or_pipeline if isinstance(cfg_or_pipeline, list) else \
         test_pipeline(cfg_or_pipeline)
     step = _find(pipeline, *SAMPLERS)
