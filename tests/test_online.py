@@ -290,3 +290,36 @@ def test_stream_demo_backends_agree(exported_demo_model, tmp_path):
         demo.main([str(tmp_path / 'nothing'), video, '--backend',
                    'onnxruntime'])
     assert '\n' not in str(error.value.code)
+
+
+def _stream_demo():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'stream_demo', osp.join(REPO, 'tools', 'stream_demo.py'))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    return demo
+
+
+def test_stream_demo_bad_arguments_and_checkpoints(tmp_path):
+    """One line each: bad numbers, a video that is not there, a checkpoint
+    of another model (unless --non-strict)."""
+    demo = _stream_demo()
+    config = osp.join(REPO, 'configs', 'movinet_a0_stream_synthetic.py')
+    video = write_video(str(tmp_path / 'clip.avi'), moving_square(4, 40))
+    for args, message in (
+            (['--print-every', '0'], '--print-every must be >= 1, got 0'),
+            (['--topk', '-1'], '--topk must be >= 1, got -1'),
+            (['--frame-interval', '0'], '--frame-interval must be >= 1')):
+        with pytest.raises(SystemExit, match=message):
+            demo.main([config, 'none', video] + args)
+    with pytest.raises(SystemExit, match='no such file'):
+        demo.main([config, 'none', str(tmp_path / 'missing.avi')])
+    other = build_recognizer('a0', True, num_classes=4)
+    checkpoint = str(tmp_path / 'four_classes.pth')
+    torch.save({'state_dict': other.state_dict()}, checkpoint)
+    with pytest.raises(SystemExit) as error:
+        demo.main([config, checkpoint, video])
+    assert 'does not fit' in str(error.value.code)
+    assert '\n' not in str(error.value.code)
+    demo.main([config, checkpoint, video, '--non-strict'])
