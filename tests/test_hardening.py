@@ -556,3 +556,26 @@ def test_finetune_configs_take_a_k600_checkpoint_without_classifier(name):
     expected = 51 if 'hmdb51' in name else 101
     assert model.cls_head.num_classes == expected
     assert cfg.load_from.startswith('checkpoints/movinet_a0_')
+
+
+@pytest.mark.slow
+def test_mim_train_two_processes_with_sub_clips(tmp_path):
+    """`mim train --launcher pytorch -G 2` with train_cfg.sub_clips=2: the
+    Runner picks SubClipDistributedDataParallel by itself."""
+    from test_demo_pipeline import (CONFIG, checkpoint_iter, free_port,
+                                    last_checkpoint, make_data, run,
+                                    tiny_options)
+    data = make_data(str(tmp_path / 'data'))
+    work = str(tmp_path / 'work')
+    options = tiny_options(data, 1, batch=2)
+    out = run([sys.executable, '-m', 'mim', 'train', 'movinet_mm', CONFIG,
+               '--launcher', 'pytorch', '-G', '2', '--port',
+               str(free_port()), '--work-dir', work, *options,
+               'model.train_cfg.sub_clips=2'])
+    assert 'using the gloo backend' in out
+    assert checkpoint_iter(last_checkpoint(work)) == 2
+    logs = ''.join(open(osp.join(work, d, f'{d}.log')).read()
+                   for d in os.listdir(work)
+                   if osp.isfile(osp.join(work, d, f'{d}.log')))
+    assert 'wrapping the model in SubClipDistributedDataParallel' in logs
+    assert 'Epoch(train)' in logs

@@ -9,10 +9,11 @@ sum is all-reduced once, with the last backward. One step thus equals a
 single process on the total batch (with frozen BN statistics; otherwise
 each process normalises its own batch, as in any DDP run).
 """
-from mmaction.registry import MODEL_WRAPPERS
+from mmengine.registry import MODEL_WRAPPERS
 from mmengine.model import MMDistributedDataParallel
 
 
+# MMEngine's root registry: Runner.wrap_model looks the type up there.
 @MODEL_WRAPPERS.register_module()
 class SubClipDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that knows ``train_cfg.sub_clips``."""

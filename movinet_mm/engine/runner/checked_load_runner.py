@@ -47,6 +47,10 @@ class CheckedLoadRunner(Runner):
                 broadcast_buffers=False,
                 find_unused_parameters=self.cfg.get('find_unused_parameters',
                                                     False))
+            self.logger.info(
+                f'train_cfg.sub_clips={sub_clips()}: wrapping the model in '
+                'SubClipDistributedDataParallel (gradients synchronised on '
+                'the last sub-clip)')
         return super().wrap_model(model_wrapper_cfg, model)
 
     def train(self):
