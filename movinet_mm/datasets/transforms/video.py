@@ -22,7 +22,6 @@ times, 1000 by default, then it stops with an error).
 ``VideoDecode`` is ``DecordDecode`` with the same error handling, for a
 frame in the middle that does not decode.
 """
-import os
 import os.path as osp
 import shutil
 import tempfile

@@ -19,7 +19,7 @@ terminal (``progress_bar=None``), always (True) or never (False).
 """
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from mmaction.registry import LOOPS
