@@ -156,7 +156,7 @@ def test_pipelines_follow_the_recipe(path):
 
     train = cfg.train_dataloader.dataset.pipeline
     assert [s['type'] for s in train] == [
-        'DecordInit', 'SampleFrames', 'DecordDecode', 'RandomResizedCrop',
+        'VideoInit', 'SampleFrames', 'VideoDecode', 'RandomResizedCrop',
         'Resize', 'Flip', 'FormatShape', 'PackActionInputs'
     ]
     sample = _step(train, 'SampleFrames')
@@ -176,7 +176,7 @@ def test_pipelines_follow_the_recipe(path):
         pipeline = loader.dataset.pipeline
         assert loader.dataset.test_mode is True
         assert [s['type'] for s in pipeline] == [
-            'DecordInit', 'SampleFrames', 'DecordDecode', 'Resize',
+            'VideoInit', 'SampleFrames', 'VideoDecode', 'Resize',
             'CenterCrop', 'FormatShape', 'PackActionInputs'
         ]
         sample = _step(pipeline, 'SampleFrames')
@@ -204,8 +204,8 @@ def test_data_layout_and_loops(path):
     assert cfg.train_dataloader.sampler.shuffle is True
     assert cfg.val_evaluator.type == 'AccMetric'
     assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
-    assert cfg.val_cfg.type == 'ValLoop'
-    assert cfg.test_cfg.type == 'TestLoop'
+    assert cfg.val_cfg.type == 'ClipValLoop'
+    assert cfg.test_cfg.type == 'ClipTestLoop'
     assert cfg.visualizer.type == 'ActionVisualizer'
     assert cfg.load_from is None and cfg.resume is False
 
