@@ -12,9 +12,12 @@ Rows (``--backends``):
 - ``compile``: ``torch.compile`` of the inference form;
 - ``ort`` / ``ort-int8``: the exported ONNX model (fp32, and int8 from
   ``tools/deployment/quantize.py``) through ``load_runtime``;
-- ``openvino-f32`` / ``openvino-bf16``: the OpenVINO IR with
+- ``openvino-f32`` / ``openvino-bf16``: OpenVINO (reading the ONNX export) with
   ``INFERENCE_PRECISION_HINT`` f32 and bf16 (bf16 is OpenVINO's default only
-  on CPUs with AVX-512-BF16/AMX; on others the row is marked unsupported);
+  on CPUs with AVX-512-BF16/AMX; elsewhere the plugin stays in f32 and the
+  row says so);
+- ``openvino-stateful``: the stateful form (``export.py --stateful``: the
+  state kept in the infer request, only the frame goes in);
 - ``executorch``: the XNNPACK ``.pte``;
 - ``tf``: the official TF model (tf-models-official ``movinet.Movinet``, causal
   '2plus1d', se '2plus3d', hard swish, external states, ``tf.function``; the
@@ -47,14 +50,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 STREAM_BACKENDS = ('eager', 'inference', 'compile', 'ort', 'ort-int8',
-                   'openvino-f32', 'openvino-bf16', 'executorch', 'tf')
+                   'openvino-f32', 'openvino-bf16', 'openvino-stateful',
+                   'executorch', 'tf')
 CLIP_BACKENDS = ('eager', 'inference', 'compile', 'ort', 'openvino-f32',
                  'openvino-bf16', 'tf')
 DEFAULT_SIZES = {'a0': 172, 'a1': 172, 'a2': 224, 'a3': 256, 'a4': 290,
                  'a5': 320}
-EXPORTED = {'ort': 'onnx', 'ort-int8': 'onnx-int8', 'openvino-f32':
-            'openvino', 'openvino-bf16': 'openvino', 'executorch':
-            'executorch'}
+# backend -> the export it runs. OpenVINO reads the ONNX export directly
+# (the graph an IR converted from it would hold; one export less per model)
+EXPORTED = {'ort': 'onnx', 'ort-int8': 'onnx-int8', 'openvino-f32': 'onnx',
+            'openvino-bf16': 'onnx', 'openvino-stateful': 'onnx',
+            'executorch': 'executorch'}
 RESULT_TAG = 'RESULT '
 
 
@@ -190,13 +196,50 @@ def _load_runtime(backend: str, spec: dict):
                            num_threads=spec['threads'], precision=precision)
     info = {}
     if backend.startswith('openvino-'):
-        info['precision'] = str(runtime.compiled.get_property(
+        info['precision'] = _type_name(runtime.compiled.get_property(
             'INFERENCE_PRECISION_HINT'))
     return runtime, info
 
 
+def _type_name(ov_type) -> str:
+    """'f32' / 'bf16' from an OpenVINO element type."""
+    name = getattr(ov_type, 'get_type_name', None)
+    return name() if callable(name) else str(ov_type)
+
+
+def _stateful_openvino_step(spec: dict):
+    """The stateful form (``export.py --backend openvino --stateful``: the
+    state lives in the infer request, only the frame goes in), made from the
+    ONNX export with the exporter's own ``make_stateful``; run through
+    OpenVINO directly (``load_runtime`` is the explicit-state contract)."""
+    import openvino as ov
+
+    from movinet_mm.deploy.export import make_stateful
+    from movinet_mm.deploy.meta import read_meta
+    core = ov.Core()
+    model_dir = Path(spec['model_dir'])
+    meta = read_meta(str(model_dir))
+    model = make_stateful(core.read_model(str(model_dir / meta['file'])),
+                          meta['state_names'])
+    compiled = core.compile_model(
+        model, 'CPU',
+        {'INFERENCE_NUM_THREADS': spec['threads'],
+         'INFERENCE_PRECISION_HINT': 'f32'})
+    request = compiled.create_infer_request()
+    request.reset_state()
+    output = compiled.outputs[0]
+
+    def step(frame):
+        return request.infer({'image': frame})[output]
+    info = {'precision': _type_name(compiled.get_property(
+        'INFERENCE_PRECISION_HINT'))}
+    return step, _model_files_bytes(model_dir), info
+
+
 def _runtime_stream_step(backend: str, spec: dict):
     """A step over an exported model directory through ``load_runtime``."""
+    if backend == 'openvino-stateful':
+        return _stateful_openvino_step(spec)
     runtime, info = _load_runtime(backend, spec)
     box = {'state': runtime.init_state()}
 
@@ -465,6 +508,9 @@ def plan(args) -> list:
         size = args.size or DEFAULT_SIZES[arch]
         for threads in args.threads:
             for backend in args.backends:
+                if backend == 'compile' and args.compile_models is not None \
+                        and arch not in args.compile_models:
+                    continue
                 if backend in STREAM_BACKENDS:
                     rows.append(dict(mode='stream', arch=arch, size=size,
                                      threads=threads, backend=backend))
@@ -507,7 +553,8 @@ def markdown(rows) -> str:
             name = r['arch'].upper() + ('-Stream' if mode == 'stream'
                                         else ' base')
             label = r['backend'] + (f' ({r["precision"]})' if 'precision' in
-                                    r and r['backend'].startswith('openvino')
+                                    r and r['backend'] in ('openvino-f32',
+                                                           'openvino-bf16')
                                     else '')
             if 'error' in r:
                 lines.append(f'| {name} | {shape} | {r["threads"]} | {label} '
@@ -546,6 +593,10 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     p.add_argument('--backends', nargs='+', default=list(STREAM_BACKENDS),
                    choices=STREAM_BACKENDS)
+    p.add_argument('--compile-models', nargs='+', default=None,
+                   choices=sorted(DEFAULT_SIZES),
+                   help='only these models get torch.compile stream rows '
+                   '(compiling takes minutes per row; default: all)')
     p.add_argument('--warmup', type=int, default=20)
     p.add_argument('--frames', type=int, default=200,
                    help='timed frames per stream row')
@@ -587,6 +638,7 @@ def main(argv=None) -> int:
               flush=True)
         return 0
     rows = plan(args)
+    load_before = os.getloadavg()
     work_dir = Path(args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     needed = {'models': sorted({(r['arch'], r['mode'], r['size'])
@@ -615,14 +667,19 @@ def main(argv=None) -> int:
             print(f'{spec["mode"]} {spec["arch"]} t{spec["threads"]} '
                   f'{spec["backend"]}: median {row["median_ms"]:.2f} ms, '
                   f'p90 {row["p90_ms"]:.2f} ms', flush=True)
+    load_after = os.getloadavg()
     header = (f'Machine: {machine()}; batch 1, random weights; stream: '
               f'{args.frames} frames after {args.warmup} warm-up; clip: '
-              f'median of {args.clip_runs} runs after 1 warm-up.')
+              f'median of {args.clip_runs} runs after 1 warm-up. Load '
+              f'average (1 min) {load_before[0]:.1f} at the start, '
+              f'{load_after[0]:.1f} at the end.')
     print('\n' + header + '\n\n' + markdown(results))
     if args.json:
         tmp = args.json + '.tmp'
         with open(tmp, 'w') as f:
-            json.dump(dict(machine=machine(), rows=results), f, indent=1)
+            json.dump(dict(machine=machine(), load_average_start=load_before,
+                           load_average_end=load_after, rows=results), f,
+                      indent=1)
         os.replace(tmp, args.json)
     return 0
 
