@@ -6,6 +6,7 @@ from .controller import Controller, absolute_reward, make_controller_optimizer
 from .cost import cost_range, macs, total_macs
 from .loop import TuNASSearchLoop, load_result, searched_config
 from .searched import SearchedMoViNetRecognizer
+from .scaling import Coefficients, compound_search, scale
 from .space import (Architecture, SearchSpace, SearchSpaceError, arch_from_dict,
                     arch_to_dict, indices_of, locate, round_width)
 from .supernet import MoViNetSupernet, network_defaults, recognizer_cfg
@@ -16,5 +17,6 @@ __all__ = [
     'total_macs', 'cost_range', 'MoViNetSupernet', 'recognizer_cfg',
     'network_defaults', 'Controller', 'absolute_reward',
     'make_controller_optimizer', 'TuNASSearchLoop', 'searched_config',
-    'load_result', 'SearchedMoViNetRecognizer'
+    'load_result', 'SearchedMoViNetRecognizer', 'Coefficients', 'scale',
+    'compound_search'
 ]
