@@ -10,8 +10,13 @@
 
 Runtime packages are optional: ``pip install movinet_mm[deploy]``.
 """
+from .export import MissingPackageError, export_model
 from .inference import (ClipInferenceModel, StreamInferenceModel,
                         build_inference_model, stream_frames)
+from .meta import DeployError, read_meta
+from .runtime import Runtime, load_runtime
 
 __all__ = ['build_inference_model', 'StreamInferenceModel',
-           'ClipInferenceModel', 'stream_frames']
+           'ClipInferenceModel', 'stream_frames', 'export_model',
+           'load_runtime', 'Runtime', 'read_meta', 'DeployError',
+           'MissingPackageError']
