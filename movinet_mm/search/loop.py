@@ -152,6 +152,8 @@ class TuNASSearchLoop(IterBasedTrainLoop):
             controller_dataloader)
         self._check_clip_length()
         runner.register_hook(SearchStateHook(self))
+        # untrained weights make denormals, which crawl on CPUs
+        torch.set_flush_denormal(True)
 
     # ------------------------------------------------------------ helpers
     @property

@@ -141,6 +141,8 @@ def train_and_test(run, args, config, work_dir) -> float:
     run([sys.executable, '-m', 'mim', 'train', 'movinet_mm', config,
          '--work-dir', work_dir, '--cfg-options',
          f'train_cfg.max_epochs={args.train_epochs}',
+         f'param_scheduler.1.T_max={args.train_epochs - 0.5}',
+         f'param_scheduler.1.end={args.train_epochs}',
          f'randomness.seed={args.seed}', *data],
         osp.join(work_dir, 'train.log'))
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
