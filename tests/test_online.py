@@ -138,7 +138,10 @@ def test_base_configs_say_why_not_online():
 
 
 @pytest.mark.parametrize('name', [
-    'movinet_a0_stream_synthetic.py', 'movinet_a0_stream_synthetic_halfrate.py',
+    'movinet_a0_stream_synthetic.py',
+    # the demo's code path at another frame interval
+    pytest.param('movinet_a0_stream_synthetic_halfrate.py',
+                 marks=pytest.mark.slow),
     'movinet_a0_stream_synthetic_ensemble.py'])
 def test_online_equals_the_stream_test_loop(name, tmp_path):
     """Same checkpoint, same video: a video fed frame by frame to
@@ -241,7 +244,8 @@ def exported_demo_model(tmp_path_factory):
     return config, checkpoint, out, video
 
 
-@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+@pytest.mark.parametrize('backend', [
+    'onnxruntime', pytest.param('openvino', marks=pytest.mark.slow)])
 def test_online_recognizer_runs_exported_models(exported_demo_model,
                                                 backend):
     """One step contract: an exported runtime gives the torch model's
