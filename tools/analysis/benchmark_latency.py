@@ -29,8 +29,9 @@ weights, batch 1, the thread count set through the runtime's own option and
 timed frames, each a call of one step with the state carried; clip rows:
 one 50-frame clip (``--clip-frames``), ``--clip-runs`` timed forwards after
 one warm-up. Rows are interleaved: for each (model, threads) every backend
-runs before the next. Exports (ONNX, OpenVINO, ExecuTorch, int8) are made
-first with the project's tools from a random checkpoint into ``--work-dir``.
+runs before the next. Exports (ONNX, ExecuTorch, int8; OpenVINO reads the
+ONNX) are made first with the project's tools (tools/deployment/export.py,
+quantize.py) from a random checkpoint into ``--work-dir``.
 
 Reported: median and p90 latency, peak RSS of the process (VmHWM, which
 includes the interpreter and libraries), model file size (exported file(s);
