@@ -244,10 +244,7 @@ def exported_demo_model(tmp_path_factory):
     return config, checkpoint, out, video
 
 
-@pytest.mark.parametrize('backend', [
-    'onnxruntime', pytest.param('openvino', marks=pytest.mark.slow)])
-def test_online_recognizer_runs_exported_models(exported_demo_model,
-                                                backend):
+def _check_runtime_online(exported_demo_model, backend):
     """One step contract: an exported runtime gives the torch model's
     predictions, frame by frame, with the preprocessing of its meta.json."""
     from movinet_mm.deploy.runtime import load_runtime
@@ -270,13 +267,18 @@ def test_online_recognizer_runs_exported_models(exported_demo_model,
         exported.update(np.zeros((64, 64), np.uint8))
 
 
-def test_stream_demo_backends_agree(exported_demo_model, tmp_path):
-    import importlib.util
+@pytest.mark.slow
+def test_online_recognizer_runs_exported_models_on_openvino(
+        exported_demo_model):
+    _check_runtime_online(exported_demo_model, 'openvino')
+
+
+def test_exported_model_online_and_in_stream_demo(exported_demo_model,
+                                                   tmp_path):
+    """(One test, so that the export runs once per pytest worker.)"""
+    _check_runtime_online(exported_demo_model, 'onnxruntime')
     config, checkpoint, model_dir, video = exported_demo_model
-    spec = importlib.util.spec_from_file_location(
-        'stream_demo', osp.join(REPO, 'tools', 'stream_demo.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = _stream_demo()
     runs = {}
     for backend, inputs in (('torch', [config, checkpoint, video]),
                             ('onnxruntime', [model_dir, video])):
