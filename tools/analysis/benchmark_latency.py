@@ -35,8 +35,10 @@ quantize.py) from a random checkpoint into ``--work-dir``.
 
 Reported: median and p90 latency, peak RSS of the process (VmHWM, which
 includes the interpreter and libraries), model file size (exported file(s);
-a torch ``state_dict`` for torch rows; a TF checkpoint for TF), and the ratio
-to the TF row of the same model and threads (>1: faster than TF).
+a torch ``state_dict`` for torch rows; a TF checkpoint for TF), the ratio
+to the TF row of the same model and threads (>1: faster than TF) and the
+machine's 1-minute load average when the row started (other jobs on the
+machine show up there).
 """
 import argparse
 import json
@@ -485,7 +487,7 @@ def run_row(spec: dict, tf_python: str, timeout: float) -> dict:
     python = tf_python if spec['backend'] == 'tf' else sys.executable
     cmd = [python, str(Path(__file__).resolve()), '--worker',
            json.dumps(spec)]
-    row = dict(spec)
+    row = dict(spec, load_1min=round(os.getloadavg()[0], 1))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True,
                               timeout=timeout, cwd=str(REPO),
@@ -545,8 +547,8 @@ def markdown(rows) -> str:
         unit = 'frame' if mode == 'stream' else 'clip'
         lines += [f'### {title}', '',
                   f'| model | input | threads | backend | median ms/{unit} '
-                  f'| p90 ms | vs TF | peak RSS (MB) | model file (MB) |',
-                  '|---|---|---|---|---|---|---|---|---|']
+                  f'| p90 ms | vs TF | peak RSS (MB) | model file (MB) | load |',
+                  '|---|---|---|---|---|---|---|---|---|---|']
         for r in mine:
             size = r['size']
             shape = (f'{size}²' if mode == 'stream' else
@@ -559,7 +561,7 @@ def markdown(rows) -> str:
                                     else '')
             if 'error' in r:
                 lines.append(f'| {name} | {shape} | {r["threads"]} | {label} '
-                             f'| n/a: {r["error"]} | | | | |')
+                             f'| n/a: {r["error"]} | | | | | |')
                 continue
             ref = tf_ref.get((mode, r['arch'], r['threads']))
             ratio = f'{ref / r["median_ms"]:.2f}×' if ref else '-'
@@ -567,7 +569,7 @@ def markdown(rows) -> str:
                 f'| {name} | {shape} | {r["threads"]} | {label} | '
                 f'{r["median_ms"]:.2f} | {r["p90_ms"]:.2f} | {ratio} | '
                 f'{_fmt_mb(r["peak_rss_bytes"])} | '
-                f'{_fmt_mb(r["model_bytes"])} |')
+                f'{_fmt_mb(r["model_bytes"])} | {r.get("load_1min", "-")} |')
         lines.append('')
     return '\n'.join(lines)
 
