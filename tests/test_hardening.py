@@ -174,6 +174,7 @@ def test_test_tool_refuses_a_checkpoint_of_another_model(tiny, capsys):
         tool.main([tiny['config'], str(empty), '--work-dir', work])
 
 
+@pytest.mark.slow
 def test_test_tool_non_strict_and_fitting_checkpoints_run(tiny):
     tool = _load_tool('tools/test.py')
     tool.main([tiny['config'], tiny['fits'], '--work-dir',

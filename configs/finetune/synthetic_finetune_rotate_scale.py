@@ -11,10 +11,10 @@
 #       --classes rotate_clockwise rotate_counterclockwise approach recede \
 #       --train-per-class 10 --val-per-class 8 --test-per-class 25
 # From scratch, for comparison: synthetic_scratch_rotate_scale.py.
-_base_ = '../movinet_a0_stream_synthetic.py'
+_base_ = './synthetic_pretrain_motion.py'
 
 data_root = 'data/synthetic_finetune/target'
-max_epochs = 30  # of 5 iterations (40 clips, batch 8)
+max_epochs = 20  # of 5 iterations (40 clips, batch 8)
 lr = 1e-3
 
 load_from = 'work_dirs/synthetic_pretrain_motion/backbone.pth'
@@ -25,13 +25,15 @@ train_dataloader = dict(
     batch_size=8,
     dataset=dict(ann_file=f'{data_root}/train_list_videos.txt',
                  data_prefix=dict(video=f'{data_root}/videos')))
+# the pipelines (32x32 clips of 8 frames; whole videos streamed for val and
+# test) are the pre-training config's
 val_dataloader = dict(dataset=dict(
     ann_file=f'{data_root}/val_list_videos.txt',
     data_prefix=dict(video=f'{data_root}/videos')))
 test_dataloader = dict(dataset=dict(
     ann_file=f'{data_root}/test_list_videos.txt',
     data_prefix=dict(video=f'{data_root}/videos')))
-train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=lr))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.02, by_epoch=True, begin=0,

@@ -121,7 +121,7 @@ def main(argv=None):
     for name, label in (('finetune', 'fine-tuned from the motion model'),
                         ('scratch', 'from scratch')):
         r = rows[name]
-        print(f'| {label} (40 clips, 30 epochs) | {r["train_s"]:.0f} s | '
+        print(f'| {label} (40 clips, 20 epochs) | {r["train_s"]:.0f} s | '
               f'{r["test_top1"]:.1f}% ({r["test_videos"]} videos) |')
     print(f'\nwritten {out}')
 
