@@ -197,7 +197,7 @@ def test_shuffle_frames_in_the_control_config():
         osp.join(REPO, 'configs', 'movinet_a0_stream_synthetic_shuffled.py'))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         types = [t['type'] for t in cfg[loader].dataset.pipeline]
-        assert types.index('ShuffleFrames') == types.index('DecordDecode') - 1
+        assert types.index('ShuffleFrames') == types.index('VideoDecode') - 1
     assert cfg.test_cfg.type == 'StreamTestLoop'
 
 
