@@ -179,7 +179,8 @@ def test_log_prob_and_entropy_count_only_active_decisions():
 
 def test_controller_converges_on_a_toy_reward():
     """Reward: the share of blocks with a 3x3x3 first kernel, minus a cost
-    term (total depth, target 7; 10 under the uniform start): REINFORCE finds both."""
+    term (total depth, target 7; 10 under the uniform start): REINFORCE
+    finds both."""
     space = SearchSpace(**SPACE)
     controller = Controller(space)
     optimizer = make_controller_optimizer(controller, lr=0.1)

@@ -34,7 +34,7 @@ frame stride, resolution) and the decisions that made it.
 """
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 from movinet_mm.models.backbones.movinet_arch import (ArchSpec, BlockSpec,
                                                       LayerSpec)
