@@ -22,11 +22,12 @@ multiplier at 0.75 except the projection's at 1.25 (stem 16; blocks 16, 40,
 1x5x5, 3x3x3, 5x3x3 and expansion ratios among the default set (which is
 chosen to contain A2's: the paper does not list its own), at 224 px and 50
 frames at stride 5. The others are A2 scaled (compound scaling,
-:mod:`movinet_mm.search.scaling`) and fall outside it: A0 is narrower (stem
-and block 1 of 8 channels, below 0.75 x 16); A1, A3 have widths between the
-multiples (e.g. block 3 of 64 and 80 channels, vs. 72 / 96 / 120) and
+:mod:`movinet_mm.search.scaling`) and fall outside it: A0 and T0 are narrower
+(stem and block 1 of 8 channels, below 0.75 x 16); A1 has widths between
+the multiples (blocks 3 and 4 of 64 channels vs. 72 / 96 / 120, block 5 of
+136, projection 600); A3 too (blocks 3 and 4 of 80 and 88) and two
 expansions off the ratio set; A4 and A5 are deeper than 10 layers in a
-block (13 and 18 in block 5) and wider.
+block (13 in A4's block 5, 11 to 18 in A5's) and wider.
 
 An :class:`Architecture` (a sample) is an ``ArchSpec`` that
 ``MoViNet(arch=...)`` builds, base or causal, plus its input (frames,
