@@ -63,7 +63,9 @@ def parse_args(argv=None):
     p.add_argument('--train-per-class', type=int, default=200)
     p.add_argument('--test-per-class', type=int, default=25)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--threads', type=int, default=1,
+                   help='torch threads per process (more oversubscribe a '
+                   'busy CPU badly)')
     args = p.parse_args(argv)
     if args.num_random < 1:
         p.error('--num-random must be >= 1')
