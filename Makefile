@@ -16,6 +16,10 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip "setuptools>=64,<82" wheel
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[tests,deploy,search]"
+	@# mim looks for <site-packages>/movinet_mm/.mim/tools/*.py, which an editable
+	@# install does not create: link the package there (same files).
+	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	  if [ ! -e "$$site/movinet_mm" ] || [ -L "$$site/movinet_mm" ]; then ln -sfn "$(CURDIR)/movinet_mm" "$$site/movinet_mm"; fi
 	$(PY) -c "import movinet_mm, mmaction, mmcv, mmengine, decord, mim; print('movinet_mm stack ok: mmaction', mmaction.__version__, 'mmcv', mmcv.__version__, 'mmengine', mmengine.__version__)"
 	touch $(STAMP)
 
