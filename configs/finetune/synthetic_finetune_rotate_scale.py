@@ -14,7 +14,7 @@
 _base_ = './synthetic_pretrain_motion.py'
 
 data_root = 'data/synthetic_finetune/target'
-max_epochs = 20  # of 5 iterations (40 clips, batch 8)
+max_epochs = 15  # of 5 iterations (40 clips, batch 8)
 lr = 1e-3
 
 load_from = 'work_dirs/synthetic_pretrain_motion/backbone.pth'

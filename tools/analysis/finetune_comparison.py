@@ -116,12 +116,12 @@ def main(argv=None):
         json.dump(rows, f, indent=1)
     print('\n| run | training (wall clock) | test top-1 |\n|---|---|---|')
     if 'pretrain' in rows:
-        print(f'| pre-training on the motion pairs (600 clips, 8 epochs) | '
+        print(f'| pre-training on the motion pairs (600 clips, 5 epochs) | '
               f'{rows["pretrain"]["train_s"]:.0f} s | — |')
     for name, label in (('finetune', 'fine-tuned from the motion model'),
                         ('scratch', 'from scratch')):
         r = rows[name]
-        print(f'| {label} (40 clips, 20 epochs) | {r["train_s"]:.0f} s | '
+        print(f'| {label} (40 clips, 15 epochs) | {r["train_s"]:.0f} s | '
               f'{r["test_top1"]:.1f}% ({r["test_videos"]} videos) |')
     print(f'\nwritten {out}')
 
