@@ -154,16 +154,17 @@ class TemporalConv(nn.Module):
         return x if self.act is None else self.act(x)
 
     def stream(self, x: Tensor, state: States, new_state: States) -> Tensor:
-        # 4-D throughout the main path (the 5-D buffer is reshaped where it
-        # enters and leaves): XNNPACK then delegates the whole step as one
-        # graph instead of cutting it at every 5-D op.
+        # The kt frames stacked on the height axis, [1, C, kt*H, W], and the
+        # (kt, 1) kernel dilated by H: one 4-D conv gives the output frame
+        # with no reshape of the activation, and XNNPACK delegates the whole
+        # step as one graph (5-D ops would cut it at every layer).
         _, c, h, w = x.shape
-        buffer = state[self.buffer_name].reshape(1, c, self.kt - 1, h * w)
-        full = torch.cat([buffer, x.reshape(1, c, 1, h * w)], dim=2)
-        new_state[self.buffer_name] = full[:, :, 1:].reshape(
+        buffer = state[self.buffer_name].reshape(1, c, (self.kt - 1) * h, w)
+        full = torch.cat([buffer, x], dim=2)
+        new_state[self.buffer_name] = full[:, :, h:].reshape(
             1, c, self.kt - 1, h, w)
-        y = self.conv(full)
-        return self._act(y.reshape(1, c, h, w))
+        return self._act(F.conv2d(full, self.conv.weight, self.conv.bias,
+                                  dilation=(h, 1), groups=self.conv.groups))
 
     def clip(self, x: Tensor) -> Tensor:
         t, c, h, w = x.shape

@@ -54,6 +54,7 @@ class Runtime:
         self.state_dtypes = {s['name']: np.dtype(s['dtype'])
                              for s in meta['states']}
         self.model_path = osp.join(model_dir, meta['file'])
+        self._last_state = None
 
     # --------------------------------------------------------------- state
     def init_state(self) -> State:
@@ -123,14 +124,17 @@ class Runtime:
         """Logits ``[1, K]`` after the frames ``inputs``, and the next state."""
         self._need('stream')
         frames = self._frames(inputs, 'inputs')
-        state = self.init_state() if state is None else \
-            self.check_state(state)
+        if state is None:
+            state = self.init_state()
+        elif state is not self._last_state:  # ours is checked already
+            state = self.check_state(state)
         values = [state[n] for n in self.state_names]
         logits = None
         for t in range(frames.shape[2]):
             outputs = self._run([frames[:, :, t:t + 1], *values])
             logits, values = outputs[0], outputs[1:]
-        return logits, dict(zip(self.state_names, values))
+        self._last_state = dict(zip(self.state_names, values))
+        return logits, self._last_state
 
     def predict(self, video) -> np.ndarray:
         """Logits ``[1, K]`` of a whole clip ``[1, 3, T, H, W]``."""
