@@ -232,3 +232,20 @@ def test_float_nodes_cover_pool_paths(tiny):
     # nothing that holds weights of the backbone is kept in float
     assert not any(n.op_type == 'Conv' and n.name in keep
                    for n in model.graph.node)
+
+
+def test_chunked_calibration_equals_one_chunk(tiny, tmp_path):
+    """Ranges merged over chunks of 5 samples give the same model as one
+    chunk of all 30 (onnxruntime's own batching used to drop batches)."""
+    videos = [str(tiny['videos'] / f'v{i}.avi') for i in range(4)]
+    models = []
+    for chunk in (64, 5):
+        out = quantize_stream_model(tiny['fp32'], str(tmp_path / f'c{chunk}'),
+                                    videos, calibration_chunk=chunk)
+        graph = onnx.load(osp.join(out, 'model.onnx')).graph
+        models.append({i.name: onnx.numpy_helper.to_array(i)
+                       for i in graph.initializer if 'scale' in i.name})
+    assert models[0].keys() == models[1].keys() and len(models[0]) > 10
+    for name, value in models[0].items():
+        np.testing.assert_allclose(models[1][name], value, rtol=1e-6,
+                                   err_msg=name)

@@ -188,13 +188,59 @@ def videos_from_config(config: str, split: str = 'test') -> List[tuple]:
 
 
 # -------------------------------------------------------------- calibration
-class StreamCalibrationReader:
-    """onnxruntime ``CalibrationDataReader`` over real streams.
+class _ChunkedReader:
+    """An onnxruntime ``CalibrationDataReader`` read in chunks.
 
-    Each video is streamed frame by frame through the float model (``ort``
-    session of ``model_dir``); every step's inputs (the frame and the state
-    the float model carried to it) are one calibration sample. Unreadable
-    videos are skipped and listed in ``skipped``.
+    ``quantize_static(extra_options={'CalibStridedMinMax': n})`` calls
+    ``set_range`` for consecutive chunks of ``n`` samples and merges each
+    chunk's ranges, so only one chunk of intermediate outputs is held at a
+    time. (``CalibMaxIntermediateOutputs`` is not used: onnxruntime 1.32
+    drops every full batch of outputs without computing its ranges.) The
+    samples of a stream come in order, so a chunk just continues the stream.
+    """
+
+    samples = 0
+    _budget: Optional[int] = None
+
+    def _generate(self) -> Iterator[Dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def _stream(self, frames: Iterator[np.ndarray]):
+        """(frame, state) samples of one stream, the state from the float
+        model."""
+        state = self.runtime.init_state()
+        for frame in frames:
+            values = [frame] + [state[n] for n in self.runtime.state_names]
+            self.samples += 1
+            yield dict(zip(self.input_names, values))
+            _, state = self.runtime.stream_step(frame, state)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._budget = end_index - start_index
+
+    def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+        if self._budget is not None:
+            if self._budget <= 0:
+                return None
+            self._budget -= 1
+        return next(self._iter, None)
+
+    def chunk_size(self, limit: int = 64) -> int:
+        """The largest chunk <= ``limit`` that divides the sample count."""
+        total = len(self)
+        return max(d for d in range(1, min(limit, total) + 1)
+                   if total % d == 0)
+
+
+class StreamCalibrationReader(_ChunkedReader):
+    """Calibration samples from real streams.
+
+    Each video is streamed frame by frame through the float model (an
+    onnxruntime session of ``model_dir``); every step's inputs (the frame and
+    the state the float model carried to it) are one calibration sample.
+    Unreadable videos are found by a first pass (which also counts the
+    samples, as the chunked calibration needs), named in ``skipped`` and left
+    out.
     """
 
     def __init__(self, model_dir: str, videos: Sequence[str],
@@ -214,52 +260,38 @@ class StreamCalibrationReader:
                                 ['image', *self.runtime.state_names])
         self.videos = list(videos)
         self.max_frames = max_frames
-        self.log = log
         self.skipped: List[str] = []
-        self.used_videos = 0
-        self.samples = 0
-        self._peeked = None
-        self._iter = self._generate()
-
-    def _streams(self) -> Iterator[np.ndarray]:
+        self.readable: List[str] = []
+        self.total = 0
         for path in self.videos:
             try:
                 clip = read_video(path, self.pipeline, self.max_frames)
             except VideoReadError as error:
                 self.skipped.append(str(error))
-                if self.log:
-                    self.log(f'skipped: {error}')
+                if log:
+                    log(f'skipped: {error}')
                 continue
-            self.used_videos += 1
-            yield clip
-
-    def _generate(self) -> Iterator[Dict[str, np.ndarray]]:
-        for clip in self._streams():
-            state = self.runtime.init_state()
-            for t in range(clip.shape[2]):
-                frame = np.ascontiguousarray(clip[:, :, t:t + 1])
-                values = [frame] + [state[n] for n in self.runtime.state_names]
-                yield dict(zip(self.input_names, values))
-                self.samples += 1
-                _, state = self.runtime.stream_step(frame, state)
-
-    def get_next(self) -> Optional[Dict[str, np.ndarray]]:
-        if self._peeked is not None:
-            sample, self._peeked = self._peeked, None
-            return sample
-        return next(self._iter, None)
-
-    def check_readable(self) -> None:
-        """Read ahead to the first sample; raise if no video can be read."""
-        if self._peeked is None:
-            self._peeked = next(self._iter, None)
-        if self._peeked is None:
+            self.readable.append(path)
+            self.total += clip.shape[2]
+        if not self.readable:
             raise DeployError(
                 f'none of the {len(self.videos)} calibration videos could be '
                 'read: ' + '; '.join(self.skipped[:3]))
+        self.used_videos = len(self.readable)
+        self._iter = self._generate()
+
+    def __len__(self) -> int:
+        return self.total
+
+    def _generate(self):
+        for path in self.readable:
+            clip = read_video(path, self.pipeline, self.max_frames)
+            yield from self._stream(
+                np.ascontiguousarray(clip[:, :, t:t + 1])
+                for t in range(clip.shape[2]))
 
 
-class RandomFrameReader:
+class RandomFrameReader(_ChunkedReader):
     """Calibration on random frames in the input's value range, streamed
     with their states: for latency measurements of untrained models only
     (it says nothing about accuracy)."""
@@ -279,26 +311,16 @@ class RandomFrameReader:
         self.rng = np.random.default_rng(seed)
         self.skipped: List[str] = []
         self.used_videos = 1
-        self.samples = 0
         self._iter = self._generate()
+
+    def __len__(self) -> int:
+        return self.frames
 
     def _generate(self):
         h, w = self.runtime.frame_size
-        state = self.runtime.init_state()
-        for _ in range(self.frames):
-            frame = self.rng.uniform(*self.range, (1, 3, 1, h, w)).astype(
-                np.float32)
-            yield dict(zip(self.input_names,
-                           [frame] + [state[n] for n in
-                                      self.runtime.state_names]))
-            self.samples += 1
-            _, state = self.runtime.stream_step(frame, state)
-
-    def get_next(self):
-        return next(self._iter, None)
-
-    def check_readable(self) -> None:
-        pass
+        yield from self._stream(
+            self.rng.uniform(*self.range, (1, 3, 1, h, w)).astype(np.float32)
+            for _ in range(self.frames))
 
 
 # ------------------------------------------------------------- graph rules
@@ -386,6 +408,7 @@ def quantize_stream_model(model_dir: str, out: str,
                           per_channel: bool = True,
                           calibrate_method: str = 'minmax',
                           quantize_head: bool = False,
+                          calibration_chunk: int = 64,
                           force: bool = False,
                           log=print) -> str:
     """Write an int8 copy of the ONNX stream export ``model_dir`` to ``out``.
@@ -405,6 +428,9 @@ def quantize_stream_model(model_dir: str, out: str,
             depthwise convs).
         calibrate_method: 'minmax', 'percentile' (99.999) or 'entropy'.
         quantize_head: also quantize the classifier's Gemm layers.
+        calibration_chunk: at most this many samples' intermediate outputs
+            are held at a time (ranges are merged chunk by chunk; the result
+            does not depend on it).
     """
     import onnx
     from onnxruntime import __version__ as ort_version
@@ -439,7 +465,6 @@ def quantize_stream_model(model_dir: str, out: str,
         reader = RandomFrameReader(model_dir, random_frames)
     else:
         reader = StreamCalibrationReader(model_dir, videos, max_frames, log)
-    reader.check_readable()
     model = onnx.load(src)
     keep_float = float_nodes(model, meta['state_names'], quantize_head)
     del model
@@ -454,7 +479,7 @@ def quantize_stream_model(model_dir: str, out: str,
                   'entropy': CalibrationMethod.Entropy}[calibrate_method]
         act = QuantType.QUInt8 if activation_type == 'uint8' else \
             QuantType.QInt8
-        extra = {'CalibMaxIntermediateOutputs': 32,
+        extra = {'CalibStridedMinMax': reader.chunk_size(calibration_chunk),
                  'ActivationSymmetric': activation_type == 'int8'}
         if calibrate_method == 'percentile':
             extra['CalibPercentile'] = 99.999
