@@ -14,7 +14,7 @@ data_root = 'data/synthetic_finetune/pretrain'
 resolution = 40  # as the demo (32, a 1x1 final map, did not learn in 8 epochs)
 clip_len = 12  # every other frame: 24 of the 32
 frame_interval = 2
-max_epochs = 5  # of 38 iterations (600 clips, batch 16)
+max_epochs = 8  # of 38 iterations (600 clips, batch 16)
 
 model = dict(cls_head=dict(num_classes=4))
 train_pipeline = [

@@ -116,7 +116,7 @@ def main(argv=None):
         json.dump(rows, f, indent=1)
     print('\n| run | training (wall clock) | test top-1 |\n|---|---|---|')
     if 'pretrain' in rows:
-        print(f'| pre-training on the motion pairs (600 clips, 5 epochs) | '
+        print(f'| pre-training on the motion pairs (600 clips, 8 epochs) | '
               f'{rows["pretrain"]["train_s"]:.0f} s | — |')
     for name, label in (('finetune', 'fine-tuned from the motion model'),
                         ('scratch', 'from scratch')):
