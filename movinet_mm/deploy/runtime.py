@@ -218,12 +218,16 @@ class ExecuTorchRuntime(Runtime):
             from executorch.extension.pybindings import portable_lib
             portable_lib._unsafe_reset_threadpool(int(num_threads))
         self._torch = torch
-        program = ETRuntime.get().load_program(self.model_path)
-        self.method = program.load_method('forward')
+        # The method runs on the program's memory: keep the program alive.
+        self.program = ETRuntime.get().load_program(self.model_path)
+        self.method = self.program.load_method('forward')
 
     def _run(self, inputs):
-        tensors = [self._torch.from_numpy(x) for x in inputs]
-        return [t.numpy() for t in self.method.execute(tensors)]
+        tensors = [self._torch.from_numpy(np.ascontiguousarray(x))
+                   for x in inputs]
+        # Outputs live in the method's planned memory, which the next call
+        # overwrites: copy them before they become the next state.
+        return [t.numpy().copy() for t in self.method.execute(tensors)]
 
 
 RUNTIME_CLASSES = {'onnxruntime': OnnxRuntime, 'openvino': OpenVINORuntime,
