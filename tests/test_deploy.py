@@ -253,6 +253,9 @@ def test_openvino_ir_and_clip_exports(tmp_path):
         runtimes[0].init_state()
 
 
+# slow: an xdist worker crashed in it twice before the runtime kept its
+# program alive; kept out of `make test` until it is seen stable there.
+@pytest.mark.slow
 def test_executorch_stream_export_matches_eager(tmp_path):
     pytest.importorskip('executorch')
     model = randomize_(build_recognizer('a0', True, num_classes=5), seed=7)
