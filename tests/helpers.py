@@ -3,6 +3,7 @@ import torch
 from mmaction.registry import MODELS
 
 from movinet_mm.models import ARCH_SPECS
+from movinet_mm.utils.random_weights import randomize_  # noqa: F401
 
 STREAM_ARCHS = ('a0', 'a1', 'a2', 'a3', 'a4', 'a5')
 
@@ -38,27 +39,3 @@ def build_recognizer(arch: str = 'a0', stream: bool = True,
                 hidden_channels=spec.head_channels)))
 
 
-def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Random weights, BN statistics and non-zero ReZero scales.
-
-    With the default init every ReZero scale is 0, so every residual branch
-    (and its state) would be invisible in the output: randomising them is
-    what makes equality checks meaningful.
-    """
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith('rezero') or name.endswith('scale'):
-                p.uniform_(0.1, 0.3, generator=g)
-            elif p.dim() > 1:
-                p.normal_(0, (2.0 / p[0].numel())**0.5, generator=g)
-            elif 'bn' in name and name.endswith('weight'):
-                p.uniform_(0.5, 1.5, generator=g)
-            else:
-                p.normal_(0, 0.1, generator=g)
-        for name, b in model.named_buffers():
-            if name.endswith('running_mean'):
-                b.normal_(0, 0.1, generator=g)
-            elif name.endswith('running_var'):
-                b.uniform_(0.5, 1.5, generator=g)
-    return model.eval()

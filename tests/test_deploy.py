@@ -21,6 +21,7 @@ from movinet_mm.deploy import build_inference_model, stream_frames
 from movinet_mm.deploy.export import MissingPackageError, export_model
 from movinet_mm.deploy.meta import DeployError, read_meta
 from movinet_mm.deploy.runtime import load_runtime
+from movinet_mm.deploy.signal_stack import current_signal_stack, keep_signal_stack
 
 from helpers import build_recognizer, randomize_
 from videos import moving_square, write_video
@@ -212,8 +213,9 @@ def test_stateful_openvino_ir_streams_like_explicit_state(stream_onnx,
     xml = str(tmp_path / 'stateful.xml')
     openvino_from_onnx(osp.join(stream_onnx, 'model.onnx'), xml,
                        meta['state_names'], stateful=True)
-    compiled = ov.Core().compile_model(xml, 'CPU',
-                                       {'INFERENCE_PRECISION_HINT': 'f32'})
+    with keep_signal_stack():
+        compiled = ov.Core().compile_model(
+            xml, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
     assert [i.get_any_name() for i in compiled.inputs] == ['image']
     request = compiled.create_infer_request()
     runtime = load_runtime(stream_onnx)
@@ -253,9 +255,6 @@ def test_openvino_ir_and_clip_exports(tmp_path):
         runtimes[0].init_state()
 
 
-# slow: an xdist worker crashed in it twice before the runtime kept its
-# program alive; kept out of `make test` until it is seen stable there.
-@pytest.mark.slow
 def test_executorch_stream_export_matches_eager(tmp_path):
     pytest.importorskip('executorch')
     model = randomize_(build_recognizer('a0', True, num_classes=5), seed=7)
@@ -302,6 +301,38 @@ def test_missing_runtime_package_names_the_extra(stream_onnx, monkeypatch):
                        match=r'onnxruntime is not installed.*'
                        r'movinet_mm\[deploy\]'):
         load_runtime(stream_onnx)
+
+
+CHILD_EXIT_AFTER_OPENVINO = '''
+import gc, signal, subprocess, sys
+from movinet_mm.deploy.runtime import load_runtime
+signal.signal(signal.SIGCHLD, lambda *a: None)  # as a DataLoader with workers
+first = load_runtime(sys.argv[1], 'openvino')
+second = load_runtime(sys.argv[1], 'openvino')
+del first  # not in reverse order of creation
+gc.collect()
+del second
+gc.collect()
+for _ in range(3):
+    subprocess.run([sys.executable, '-c', 'pass'], check=True)
+print('alive')
+'''
+
+
+def test_openvino_runtime_keeps_the_signal_stack(stream_onnx):
+    """Two OpenVINO models freed in creation order left a freed alternate
+    signal stack installed, and the next SIGCHLD killed the process (an
+    xdist worker, a training run) with SIGSEGV (exit 139 without the fix).
+    The runtime restores the thread's own stack after compile_model."""
+    before = current_signal_stack()
+    runtime = load_runtime(stream_onnx, 'openvino')
+    assert current_signal_stack() == before
+    del runtime
+    result = subprocess.run(
+        [sys.executable, '-c', CHILD_EXIT_AFTER_OPENVINO, stream_onnx],
+        capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0 and 'alive' in result.stdout, \
+        (result.returncode, result.stderr[-2000:])
 
 
 # ------------------------------------------------------- export bad input

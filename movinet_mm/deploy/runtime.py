@@ -21,6 +21,7 @@ import numpy as np
 
 from .export import MissingPackageError, require
 from .meta import DeployError, frame_size_of, read_meta
+from .signal_stack import keep_signal_stack
 
 RUNTIMES = ('onnxruntime', 'openvino', 'executorch')
 # the runtimes that can run each exported format; the first is the default
@@ -192,8 +193,9 @@ class OpenVINORuntime(Runtime):
         if num_threads:
             config['INFERENCE_NUM_THREADS'] = int(num_threads)
         core = ov.Core()
-        self.compiled = core.compile_model(core.read_model(self.model_path),
-                                           'CPU', config)
+        with keep_signal_stack():  # see signal_stack.py: a SIGSEGV otherwise
+            self.compiled = core.compile_model(
+                core.read_model(self.model_path), 'CPU', config)
         self.request = self.compiled.create_infer_request()
         self.input_names = [i.get_any_name() for i in self.compiled.inputs]
 

@@ -90,6 +90,23 @@ class Controller(nn.Module):
             self.num_updates.add_(1)
         return loss
 
+    def reinforce_loss_batch(self, samples, rewards) -> Tensor:
+        """Mean of ``-(R_i - b) log p_i`` over several architectures scored
+        on the same held-out batch (TuNAS draws one per accelerator), all
+        against the baseline before them; then moves the baseline towards
+        their mean reward."""
+        if len(samples) != len(rewards) or not samples:
+            raise ValueError('need one reward per sample, at least one')
+        baseline = float(self.baseline)
+        loss = torch.stack([-(float(r) - baseline) * self.log_prob(s)
+                            for s, r in zip(samples, rewards)]).mean()
+        with torch.no_grad():
+            m = self.baseline_momentum
+            mean = sum(float(r) for r in rewards) / len(rewards)
+            self.baseline.mul_(m).add_((1 - m) * mean)
+            self.num_updates.add_(1)
+        return loss
+
 
 def make_controller_optimizer(controller: Controller, lr: float,
                               beta2: float = 0.999,

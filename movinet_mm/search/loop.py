@@ -89,6 +89,10 @@ class TuNASSearchLoop(IterBasedTrainLoop):
             0 and the op / filter warm-ups.
         op_warmup, filter_warmup (bool): the two warm-ups.
         baseline_momentum (float): of the reward's moving average.
+        controller_samples (int): architectures drawn and scored on each
+            held-out batch; the controller step averages their REINFORCE
+            terms (TuNAS draws one per accelerator core: more samples, less
+            noise per step).
         seed (int): of the architecture draws.
         train_config (str, optional): the config whose data and schedule
             ``searched_config.py`` takes (the model is replaced by the found
@@ -107,6 +111,7 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                  op_warmup: bool = True,
                  filter_warmup: bool = True,
                  baseline_momentum: float = 0.95,
+                 controller_samples: int = 1,
                  seed: int = 0,
                  train_config: Optional[str] = None,
                  val_begin: int = 1,
@@ -135,6 +140,10 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                 f'search space reaches: {low / 1e9:.4g} to {high / 1e9:.4g} '
                 'GMACs per clip (its smallest and largest networks at its '
                 'input choices)')
+        if int(controller_samples) < 1:
+            raise ValueError('controller_samples must be >= 1, got '
+                             f'{controller_samples}')
+        self.controller_samples = int(controller_samples)
         self.cost_beta = cost_beta
         self.controller_lr = controller_lr
         self.warmup_ratio = warmup_ratio
@@ -226,23 +235,36 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                                           optim_wrapper=runner.optim_wrapper)
 
         # 2. controller, on a held-out batch
-        c_indices = self.controller.sample_indices(gen)
-        c_arch = self.space.decode(c_indices)
         held_out = self.supernet.data_preprocessor(
             next(self.controller_iterator), True)
-        quality = self.supernet.quality(held_out, c_arch)
-        if dist.get_world_size() > 1:
-            dist.all_reduce(quality, op='mean')
-        cost = self.macs(c_arch)
-        reward = absolute_reward(float(quality), cost, self.target_macs,
-                                 self.cost_beta)
+        samples, rewards, qualities, costs = [], [], [], []
+        for _ in range(self.controller_samples):
+            c_indices = self.controller.sample_indices(gen)
+            c_arch = self.space.decode(c_indices)
+            quality = self.supernet.quality(held_out, c_arch)
+            if dist.get_world_size() > 1:
+                dist.all_reduce(quality, op='mean')
+            cost = self.macs(c_arch)
+            samples.append(c_indices)
+            qualities.append(float(quality))
+            costs.append(cost)
+            rewards.append(absolute_reward(float(quality), cost,
+                                           self.target_macs, self.cost_beta))
         in_warmup = step < self.warmup_ratio * self.max_iters
         lr = 0.0 if in_warmup else self.controller_lr
         for group in self.controller_optimizer.param_groups:
             group['lr'] = lr
         self.controller_optimizer.zero_grad()
-        self.controller.reinforce_loss(c_indices, reward).backward()
+        if len(samples) == 1:
+            loss = self.controller.reinforce_loss(samples[0], rewards[0])
+        else:
+            loss = self.controller.reinforce_loss_batch(samples, rewards)
+        loss.backward()
         self.controller_optimizer.step()
+        c_arch = self.space.decode(samples[0])
+        cost = sum(costs) / len(costs)
+        quality = sum(qualities) / len(qualities)
+        reward = sum(rewards) / len(rewards)
 
         best = self.controller.most_likely()
         best_macs = self.macs(best)

@@ -117,34 +117,18 @@ def _torch_setup(threads: int):
 def build_random_recognizer(config: Path, conv_type=None, seed: int = 0):
     """The config's recognizer with random weights, BN statistics and
     non-zero ReZero scales (so no branch is dead)."""
-    import torch
     from mmaction.registry import MODELS
     from mmaction.utils import register_all_modules
     from mmengine.config import Config
 
     import movinet_mm  # noqa: F401
+    from movinet_mm.utils.random_weights import randomize_
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(str(config))
     if conv_type is not None:
         cfg.model.backbone.conv_type = conv_type
     model = MODELS.build(cfg.model)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(('rezero', 'scale')):
-                p.uniform_(0.1, 0.3, generator=g)
-            elif p.dim() > 1:
-                p.normal_(0, (2.0 / p[0].numel())**0.5, generator=g)
-            elif 'bn' in name and name.endswith('weight'):
-                p.uniform_(0.5, 1.5, generator=g)
-            else:
-                p.normal_(0, 0.1, generator=g)
-        for name, b in model.named_buffers():
-            if name.endswith('running_mean'):
-                b.normal_(0, 0.1, generator=g)
-            elif name.endswith('running_var'):
-                b.uniform_(0.5, 1.5, generator=g)
-    return model.eval()
+    return randomize_(model, seed)
 
 
 def _state_dict_bytes(module) -> int:
@@ -219,15 +203,17 @@ def _stateful_openvino_step(spec: dict):
 
     from movinet_mm.deploy.export import make_stateful
     from movinet_mm.deploy.meta import read_meta
+    from movinet_mm.deploy.signal_stack import keep_signal_stack
     core = ov.Core()
     model_dir = Path(spec['model_dir'])
     meta = read_meta(str(model_dir))
     model = make_stateful(core.read_model(str(model_dir / meta['file'])),
                           meta['state_names'])
-    compiled = core.compile_model(
-        model, 'CPU',
-        {'INFERENCE_NUM_THREADS': spec['threads'],
-         'INFERENCE_PRECISION_HINT': 'f32'})
+    with keep_signal_stack():
+        compiled = core.compile_model(
+            model, 'CPU',
+            {'INFERENCE_NUM_THREADS': spec['threads'],
+             'INFERENCE_PRECISION_HINT': 'f32'})
     request = compiled.create_infer_request()
     request.reset_state()
     output = compiled.outputs[0]

@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -66,9 +67,13 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=1,
                    help='torch threads per process (more oversubscribe a '
                    'busy CPU badly)')
+    p.add_argument('--jobs', type=int, default=2,
+                   help='trainings run side by side (one per core)')
     args = p.parse_args(argv)
     if args.num_random < 1:
         p.error('--num-random must be >= 1')
+    if args.jobs < 1:
+        p.error('--jobs must be >= 1')
     if not 0 < args.target_fraction:
         p.error('--target-fraction must be > 0')
     return args
@@ -243,17 +248,12 @@ def main(argv=None):
                           search_seconds=r['search_seconds']))
         print(f"extra target {t:.4f} GMACs: most likely {r['gmacs']:.4f}")
 
-    found_dir = osp.join(args.work_dir, 'found')
-    top1 = train_and_test(run, args,
-                          osp.join(args.work_dir, 'search',
-                                   'searched_config.py'), found_dir)
-    found = dict(arch=result['architecture'], gmacs=result['gmacs'],
-                 top1=top1)
-    print(f"found: {result['gmacs']:.4f} GMACs, test top-1 {top1:.3f}")
-
     picked, draws = random_architectures(search_cfg, target * 1e9,
                                          args.num_random, args.seed)
-    randoms, details = [], []
+    # the found network and the random ones, trained the same way, side by
+    # side (--jobs processes of --threads threads)
+    jobs = [('found', osp.join(args.work_dir, 'search', 'searched_config.py'),
+             osp.join(args.work_dir, 'found'))]
     for k, (arch, cost) in enumerate(picked):
         rdir = osp.join(args.work_dir, f'random_{k}')
         os.makedirs(rdir, exist_ok=True)
@@ -262,7 +262,18 @@ def main(argv=None):
         cfg = searched_config(osp.join(REPO, TRAIN_CONFIG), record)
         config = osp.join(rdir, 'config.py')
         cfg.dump(config)
-        top1_k = train_and_test(run, args, config, rdir)
+        jobs.append((f'random {k}', config, rdir))
+    train_start = time.time()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        tops = list(pool.map(
+            lambda job: train_and_test(run, args, job[1], job[2]), jobs))
+    train_seconds = time.time() - train_start
+    top1 = tops[0]
+    found = dict(arch=result['architecture'], gmacs=result['gmacs'],
+                 top1=top1)
+    print(f"found: {result['gmacs']:.4f} GMACs, test top-1 {top1:.3f}")
+    randoms, details = [], []
+    for k, ((arch, cost), top1_k) in enumerate(zip(picked, tops[1:])):
         randoms.append(dict(gmacs=cost / 1e9, top1=top1_k))
         details.append(dict(gmacs=cost / 1e9, top1=top1_k,
                             arch=arch.describe()))
@@ -279,7 +290,7 @@ def main(argv=None):
         a0_gmacs=a0 / 1e9, target_fraction=args.target_fraction,
         found_arch=found_arch.describe(),
         found_within_10pct=abs(result['gmacs'] / target - 1) <= 0.1,
-        random=details, random_draws=draws,
+        random=details, random_draws=draws, train_seconds=train_seconds,
         random_median_top1=statistics.median(tops),
         random_best_top1=max(tops), extra_targets=extra,
         demo_seconds=demo_seconds, args=vars(args)))

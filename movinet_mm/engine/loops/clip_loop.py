@@ -20,8 +20,32 @@ from torch.utils.data import DataLoader
 from .skipping import SkipUnreadableMixin
 
 
+class _ClipIterMixin(SkipUnreadableMixin):
+    """One whole-clip iteration of a val or test loop (``_phase``)."""
+
+    _phase = 'val'
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: dict) -> None:
+        phase = self._phase
+        self.runner.call_hook(f'before_{phase}_iter', batch_idx=idx,
+                              data_batch=data_batch)
+        batch = self._take_skipped(data_batch)
+        outputs = []
+        if batch['data_samples']:
+            with autocast(enabled=self.fp16):
+                outputs = getattr(self.runner.model, f'{phase}_step')(batch)
+            loss_name = f'{phase}_loss'
+            outputs, losses = _update_losses(outputs,
+                                             getattr(self, loss_name))
+            setattr(self, loss_name, losses)
+            self.evaluator.process(data_samples=outputs, data_batch=batch)
+        self.runner.call_hook(f'after_{phase}_iter', batch_idx=idx,
+                              data_batch=batch, outputs=outputs)
+
+
 @LOOPS.register_module()
-class ClipValLoop(SkipUnreadableMixin, ValLoop):
+class ClipValLoop(_ClipIterMixin, ValLoop):
     """``ValLoop`` that skips unreadable videos.
 
     Args:
@@ -29,48 +53,24 @@ class ClipValLoop(SkipUnreadableMixin, ValLoop):
             'raise'.
     """
 
+    _phase = 'val'
+
     def __init__(self, runner, dataloader: Union[DataLoader, Dict],
                  evaluator: Union[Evaluator, Dict, List], fp16: bool = False,
                  on_error: str = 'skip'):
         super().__init__(runner, dataloader, evaluator, fp16)
         self._setup_skipping(on_error)
-
-    @torch.no_grad()
-    def run_iter(self, idx: int, data_batch: dict) -> None:
-        self.runner.call_hook('before_val_iter', batch_idx=idx,
-                              data_batch=data_batch)
-        batch = self._take_skipped(data_batch)
-        outputs = []
-        if batch['data_samples']:
-            with autocast(enabled=self.fp16):
-                outputs = self.runner.model.val_step(batch)
-            outputs, self.val_loss = _update_losses(outputs, self.val_loss)
-            self.evaluator.process(data_samples=outputs, data_batch=batch)
-        self.runner.call_hook('after_val_iter', batch_idx=idx,
-                              data_batch=batch, outputs=outputs)
 
 
 @LOOPS.register_module()
-class ClipTestLoop(SkipUnreadableMixin, TestLoop):
+class ClipTestLoop(_ClipIterMixin, TestLoop):
     """``TestLoop`` that skips unreadable videos; arguments as
     :class:`ClipValLoop`."""
+
+    _phase = 'test'
 
     def __init__(self, runner, dataloader: Union[DataLoader, Dict],
                  evaluator: Union[Evaluator, Dict, List], fp16: bool = False,
                  on_error: str = 'skip'):
         super().__init__(runner, dataloader, evaluator, fp16)
         self._setup_skipping(on_error)
-
-    @torch.no_grad()
-    def run_iter(self, idx: int, data_batch: dict) -> None:
-        self.runner.call_hook('before_test_iter', batch_idx=idx,
-                              data_batch=data_batch)
-        batch = self._take_skipped(data_batch)
-        outputs = []
-        if batch['data_samples']:
-            with autocast(enabled=self.fp16):
-                outputs = self.runner.model.test_step(batch)
-            outputs, self.test_loss = _update_losses(outputs, self.test_loss)
-            self.evaluator.process(data_samples=outputs, data_batch=batch)
-        self.runner.call_hook('after_test_iter', batch_idx=idx,
-                              data_batch=batch, outputs=outputs)
