@@ -82,10 +82,11 @@ demo: venv
 		--data $(DEMO_DATA) --work-dir $(DEMO_WORK_DIR) --json $(DEMO_WORK_DIR)/test/report.json
 
 # ---- search demo: TuNAS against random architectures of the same cost -----
-# Generates the harder synthetic variant (data/synthetic_hard; data/synthetic
+# Generates its own synthetic data (data/synthetic_search; data/synthetic
 # stays as it is), searches at half of A0-Stream's MACs at the demo input,
 # trains and tests the found architecture and 5 random ones of the same cost
-# (+-10%), and writes work_dirs/search_demo/search_report.json and a plot.
+# (+-10%), two side by side, and writes
+# work_dirs/search_demo/search_report.json and a plot.
 SEARCH_DEMO_ARGS ?=
 
 .PHONY: search-demo

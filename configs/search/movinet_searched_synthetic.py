@@ -14,7 +14,7 @@ _base_ = '../movinet_a0_stream_synthetic.py'
 custom_imports = dict(imports=['movinet_mm', 'movinet_mm.search'],
                       allow_failed_imports=False)
 
-data_root = 'data/synthetic_hard'
+data_root = 'data/synthetic_search'
 max_epochs = 3
 
 model = dict(

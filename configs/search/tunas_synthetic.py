@@ -1,6 +1,6 @@
 # TuNAS search of a causal (stream) MoViNet on the synthetic frame-order data
-# (tools/data/generate_synthetic.py; `make search-demo` generates a harder
-# variant into data/synthetic_hard). Run from the repository root:
+# (tools/data/generate_synthetic.py; `make search-demo` generates a copy
+# into data/synthetic_search). Run from the repository root:
 #
 #   python -m mim train movinet_mm configs/search/tunas_synthetic.py
 #   python -m mim train movinet_mm configs/search/tunas_synthetic.py \
@@ -29,7 +29,7 @@ default_scope = 'mmaction'
 custom_imports = dict(imports=['movinet_mm', 'movinet_mm.search'],
                       allow_failed_imports=False)
 
-data_root = 'data/synthetic_hard'
+data_root = 'data/synthetic_search'
 num_classes = 8
 frame_interval = 2
 search_space = dict(
@@ -101,7 +101,8 @@ train_cfg = dict(
     controller_dataloader=controller_dataloader,
     target_gmacs=0.0189,
     cost_beta=-0.5,
-    controller_lr=0.05,
+    controller_lr=0.1,
+    controller_samples=4,  # architectures scored per held-out batch
     warmup_ratio=0.25,
     seed=0,
     train_config='configs/search/movinet_searched_synthetic.py')

@@ -1,8 +1,9 @@
 """The search demo: TuNAS against random architectures of the same cost.
 
-On the synthetic frame-order data (a harder variant: smaller objects,
-slower motion, more noise, generated into data/synthetic_hard so the demo's
-default data stay intact):
+On the synthetic frame-order data (100 training videos per class,
+generated into data/synthetic_search so the demo's default data stay
+intact; ``--data-options`` makes a harder variant, e.g. ``--object-scale
+0.06 0.1 --motion 0.5 --noise 30``):
 
 1. searches (``mim train configs/search/tunas_synthetic.py``) at a cost
    target, a fraction of MoViNet-A0-Stream's MACs at the demo's input
@@ -45,13 +46,14 @@ sys.path.insert(0, REPO)
 
 SEARCH_CONFIG = 'configs/search/tunas_synthetic.py'
 TRAIN_CONFIG = 'configs/search/movinet_searched_synthetic.py'
-HARD_DATA = ['--object-scale', '0.06', '0.1', '--motion', '0.5',
-             '--noise', '30']
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--data', default='data/synthetic_hard')
+    p.add_argument('--data', default='data/synthetic_search')
+    p.add_argument('--data-options', nargs=argparse.REMAINDER, default=[],
+                   help='further tools/data/generate_synthetic.py options '
+                   '(last on the command line)')
     p.add_argument('--work-dir', default='work_dirs/search_demo')
     p.add_argument('--target-fraction', type=float, default=0.5,
                    help="cost target, as a fraction of A0-Stream's MACs at "
@@ -60,8 +62,9 @@ def parse_args(argv=None):
                    help='further target fractions, searched only')
     p.add_argument('--num-random', type=int, default=5)
     p.add_argument('--search-iters', type=int, default=200)
-    p.add_argument('--train-epochs', type=int, default=2)
-    p.add_argument('--train-per-class', type=int, default=200)
+    p.add_argument('--train-epochs', type=int, default=4)
+    p.add_argument('--train-batch', type=int, default=8)
+    p.add_argument('--train-per-class', type=int, default=100)
     p.add_argument('--test-per-class', type=int, default=25)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=1,
@@ -93,9 +96,11 @@ class Runner:
         self.args = args
         self.env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
 
-    def __call__(self, cmd, log_path):
+    def __call__(self, cmd, log_path, threads=None):
+        env = self.env if threads is None else dict(
+            self.env, OMP_NUM_THREADS=str(threads))
         with open(log_path, 'w') as log:
-            proc = subprocess.run(cmd, cwd=REPO, env=self.env, stdout=log,
+            proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log,
                                   stderr=subprocess.STDOUT, text=True)
         if proc.returncode != 0:
             with open(log_path) as f:
@@ -133,7 +138,8 @@ def search(run, args, work_dir, target_gmacs) -> dict:
          *data_options('', args.data, [('train', 'train_dataloader')]),
          *data_options('train_cfg.', args.data,
                        [('val', 'controller_dataloader')])],
-        osp.join(work_dir, 'search.log'))
+        osp.join(work_dir, 'search.log'),
+        threads=args.threads * args.jobs)  # one process: every core
     seconds = time.time() - start
     with open(osp.join(work_dir, 'searched_arch.json')) as f:
         result = json.load(f)
@@ -148,6 +154,7 @@ def train_and_test(run, args, config, work_dir) -> float:
     run([sys.executable, '-m', 'mim', 'train', 'movinet_mm', config,
          '--work-dir', work_dir, '--cfg-options',
          f'train_cfg.max_epochs={args.train_epochs}',
+         f'train_dataloader.batch_size={args.train_batch}',
          f'param_scheduler.1.T_max={args.train_epochs - 0.5}',
          f'param_scheduler.1.end={args.train_epochs}',
          f'randomness.seed={args.seed}', *data],
@@ -226,7 +233,7 @@ def main(argv=None):
     run([sys.executable, 'tools/data/generate_synthetic.py', '--out',
          args.data, '--train-per-class', str(args.train_per_class),
          '--test-per-class', str(args.test_per_class),
-         '--quiet', *HARD_DATA], osp.join(args.work_dir, 'generate.log'))
+         '--quiet', *args.data_options], osp.join(args.work_dir, 'generate.log'))
     search_cfg = Config.fromfile(osp.join(REPO, SEARCH_CONFIG))
     a0 = a0_macs(search_cfg)
     target = args.target_fraction * a0 / 1e9
