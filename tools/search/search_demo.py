@@ -70,6 +70,9 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=1,
                    help='torch threads per process (more oversubscribe a '
                    'busy CPU badly)')
+    p.add_argument('--reuse-search', action='store_true',
+                   help='take the searches already in --work-dir (their '
+                   'searched_arch.json) instead of searching again')
     p.add_argument('--jobs', type=int, default=2,
                    help='trainings run side by side (one per core)')
     args = p.parse_args(argv)
@@ -123,6 +126,21 @@ def a0_macs(search_cfg) -> int:
 
 
 def search(run, args, work_dir, target_gmacs) -> dict:
+    arch_file = osp.join(work_dir, 'searched_arch.json')
+    seconds_file = osp.join(work_dir, 'search_seconds.json')
+    if args.reuse_search and osp.isfile(arch_file):
+        with open(arch_file) as f:
+            result = json.load(f)
+        if abs(result['target_gmacs'] / target_gmacs - 1) > 1e-6:
+            raise SystemExit(f'search_demo.py: {arch_file} was searched for '
+                             f"{result['target_gmacs']:g} GMACs, not "
+                             f'{target_gmacs:g}')
+        seconds = None
+        if osp.isfile(seconds_file):
+            with open(seconds_file) as f:
+                seconds = json.load(f)['search_seconds']
+        result['search_seconds'] = seconds
+        return result
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()
     warm = max(1, args.search_iters // 10)  # iterations of lr warm-up
@@ -141,7 +159,8 @@ def search(run, args, work_dir, target_gmacs) -> dict:
         osp.join(work_dir, 'search.log'),
         threads=args.threads * args.jobs)  # one process: every core
     seconds = time.time() - start
-    with open(osp.join(work_dir, 'searched_arch.json')) as f:
+    write_json(seconds_file, dict(search_seconds=seconds))
+    with open(arch_file) as f:
         result = json.load(f)
     result['search_seconds'] = seconds
     return result
@@ -242,7 +261,7 @@ def main(argv=None):
 
     result = search(run, args, osp.join(args.work_dir, 'search'), target)
     found_arch = Architecture.from_dict(result['architecture'])
-    print(f"search: {result['search_seconds']:.0f} s, most likely "
+    print(f"search: {result['search_seconds'] or 0:.0f} s, most likely "
           f"{result['gmacs']:.4f} GMACs: {found_arch.describe()}")
     extra = []
     for fraction in args.extra_targets:
@@ -312,7 +331,7 @@ def main(argv=None):
         print(f"{'random ' + str(k):<12}{r['gmacs']:>10.4f}"
               f"{r['top1']:>12.3f}")
     print(f'random median {statistics.median(tops):.3f}, best '
-          f'{max(tops):.3f}; search {result["search_seconds"]:.0f} s, '
+          f'{max(tops):.3f}; search {result["search_seconds"] or 0:.0f} s, '
           f'whole demo {demo_seconds:.0f} s')
     for e in extra:
         print(f"extra target {e['target_gmacs']:.4f}: most likely "
