@@ -11,6 +11,7 @@ from movinet_mm.search.controller import (Controller, absolute_reward,
                                           make_controller_optimizer)
 from movinet_mm.search.space import SearchSpace
 from movinet_mm.search.supernet import MoViNetSupernet
+from movinet_mm.utils.random_weights import randomize_
 
 SPACE = dict(stem_base=8, block_bases=(8, 16, 24, 24, 32), project_base=32,
              head_channels=64, depths=(1, 2, 3), frames=(4, 6),
@@ -24,26 +25,6 @@ def _one_thread():
     torch.set_flush_denormal(True)
     yield
     torch.set_num_threads(threads)
-
-
-def randomize_(model, seed=0):
-    """Random weights and BN statistics, non-zero ReZero scales (with the
-    default zeros every residual branch would be invisible)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith('rezero'):
-                p.uniform_(0.1, 0.3, generator=g)
-            elif p.dim() > 1:
-                p.normal_(0, (2.0 / p[0].numel())**0.5, generator=g)
-            else:
-                p.normal_(0, 0.1, generator=g)
-        for name, b in model.named_buffers():
-            if name.endswith('running_mean'):
-                b.normal_(0, 0.1, generator=g)
-            elif name.endswith('running_var'):
-                b.uniform_(0.5, 1.5, generator=g)
-    return model
 
 
 def build(cfg):

@@ -63,7 +63,6 @@ def keep_signal_stack():
     finally:
         if got:
             restore = _StackT(saved.ss_sp, saved.ss_flags & SS_DISABLE,
-                              saved.ss_size)
-            if not saved.ss_sp:
-                restore = _StackT(None, SS_DISABLE, 0)
+                              saved.ss_size) if saved.ss_sp else \
+                _StackT(None, SS_DISABLE, 0)
             _LIBC.sigaltstack(ctypes.byref(restore), None)

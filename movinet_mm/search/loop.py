@@ -255,11 +255,7 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         for group in self.controller_optimizer.param_groups:
             group['lr'] = lr
         self.controller_optimizer.zero_grad()
-        if len(samples) == 1:
-            loss = self.controller.reinforce_loss(samples[0], rewards[0])
-        else:
-            loss = self.controller.reinforce_loss_batch(samples, rewards)
-        loss.backward()
+        self.controller.reinforce_loss_batch(samples, rewards).backward()
         self.controller_optimizer.step()
         c_arch = self.space.decode(samples[0])
         cost = sum(costs) / len(costs)

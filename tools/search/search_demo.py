@@ -213,6 +213,11 @@ def random_architectures(search_cfg, target_macs, k, seed):
     return picked, draws
 
 
+def seconds_text(seconds) -> str:
+    """A reused search may not know how long it took."""
+    return 'time unknown' if seconds is None else f'{seconds:.0f} s'
+
+
 def write_json(path, obj):
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
@@ -261,7 +266,7 @@ def main(argv=None):
 
     result = search(run, args, osp.join(args.work_dir, 'search'), target)
     found_arch = Architecture.from_dict(result['architecture'])
-    print(f"search: {result['search_seconds'] or 0:.0f} s, most likely "
+    print(f"search: {seconds_text(result['search_seconds'])}, most likely "
           f"{result['gmacs']:.4f} GMACs: {found_arch.describe()}")
     extra = []
     for fraction in args.extra_targets:
@@ -291,15 +296,15 @@ def main(argv=None):
         jobs.append((f'random {k}', config, rdir))
     train_start = time.time()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        tops = list(pool.map(
+        top1s = list(pool.map(
             lambda job: train_and_test(run, args, job[1], job[2]), jobs))
     train_seconds = time.time() - train_start
-    top1 = tops[0]
+    top1 = top1s[0]
     found = dict(arch=result['architecture'], gmacs=result['gmacs'],
                  top1=top1)
     print(f"found: {result['gmacs']:.4f} GMACs, test top-1 {top1:.3f}")
     randoms, details = [], []
-    for k, ((arch, cost), top1_k) in enumerate(zip(picked, tops[1:])):
+    for k, ((arch, cost), top1_k) in enumerate(zip(picked, top1s[1:])):
         randoms.append(dict(gmacs=cost / 1e9, top1=top1_k))
         details.append(dict(gmacs=cost / 1e9, top1=top1_k,
                             arch=arch.describe()))
@@ -331,7 +336,8 @@ def main(argv=None):
         print(f"{'random ' + str(k):<12}{r['gmacs']:>10.4f}"
               f"{r['top1']:>12.3f}")
     print(f'random median {statistics.median(tops):.3f}, best '
-          f'{max(tops):.3f}; search {result["search_seconds"] or 0:.0f} s, '
+          f'{max(tops):.3f}; search '
+          f'{seconds_text(result["search_seconds"])}, '
           f'whole demo {demo_seconds:.0f} s')
     for e in extra:
         print(f"extra target {e['target_gmacs']:.4f}: most likely "
