@@ -125,6 +125,8 @@ def test_subset_of_classes_and_frame_range(tmp_path):
     (['--frames', '4'], 'frames'),
     (['--frames', '20', '10'], 'frames'),
     (['--fps', '0'], 'fps'),
+    (['--object-scale', '0.2', '0.3'], 'MAX <= 0.234'),
+    (['--object-scale', '0.2', '0.1'], 'object-scale'),
 ])
 def test_bad_arguments_fail_before_writing(tmp_path, capsys, args, message):
     out = str(tmp_path / 'never')
@@ -155,6 +157,18 @@ def test_interrupted_run_leaves_no_annotation_file(tmp_path, monkeypatch):
     assert gen.main(['--out', out, '--seed', '3', *TINY]) == 0
     assert gen.is_complete(gen.parse_args(['--out', out, '--seed', '3',
                                            *TINY]))
+
+
+def test_fastest_motion_and_largest_objects_render(tmp_path):
+    # the largest allowed object circling, and translation at --motion 1.5,
+    # stay inside the frame
+    out = str(tmp_path / 'extreme')
+    assert gen.main(['--out', out, '--train-per-class', '4',
+                     '--val-per-class', '1', '--test-per-class', '1',
+                     '--frames', '8', '--size', '32', '--motion', '1.5',
+                     '--object-scale', '0.2', '0.218', '--quiet']) == 0
+    with open(osp.join(out, 'train_list_videos.txt')) as f:
+        assert len(f.readlines()) == 32
 
 
 def test_complete_output_is_not_regenerated(tiny, capsys):

@@ -145,10 +145,12 @@ def check_args(args) -> None:
     if args.noise < 0:
         raise ArgumentError(f'--noise must be >= 0, got {args.noise}')
     lo_scale, hi_scale = args.object_scale
-    if not 0 < lo_scale <= hi_scale <= 0.3:
+    # a circling object (orbit up to a quarter of the frame) must stay inside
+    largest = 0.25 - 1 / max(args.size, MIN_SIZE)
+    if not 0 < lo_scale <= hi_scale <= largest:
         raise ArgumentError('--object-scale MIN MAX must satisfy 0 < MIN <= '
-                            f'MAX <= 0.3 (radius / frame size), got '
-                            f'{args.object_scale}')
+                            f'MAX <= {largest:.3f} (radius / frame size at '
+                            f'--size {args.size}), got {args.object_scale}')
     if not 0 < args.motion <= 1.5:
         raise ArgumentError(f'--motion must be in (0, 1.5], got '
                             f'{args.motion}')
@@ -267,8 +269,8 @@ def _trajectory(rng, kind: str, frames: int, size: int, radius: float,
         axis = 0 if kind == 'move_right' else 1
         travel = rng.uniform(0.4, 1.0) * (size - 2 * margin)
         if motion != 1.0:  # slower (< 1) or faster; 1 keeps the old draws
-            travel *= motion
-        start = rng.uniform(margin, size - margin - travel)
+            travel = min(travel * motion, size - 2 * margin)  # in frame
+        start = rng.uniform(margin, max(margin, size - margin - travel))
         centre[:, axis] = start + travel * t
         centre[:, 1 - axis] = rng.uniform(margin, size - margin)
         angle += rng.uniform(-0.3, 0.3) * t  # a little spin either way
@@ -282,7 +284,7 @@ def _trajectory(rng, kind: str, frames: int, size: int, radius: float,
         phase = rng.uniform(0, 2 * np.pi) + speed * np.arange(frames)
         orbit = rng.uniform(0.15, 0.25) * size
         reach = orbit + margin
-        middle = rng.uniform(reach, size - reach, 2)
+        middle = rng.uniform(reach, max(reach, size - reach), 2)
         centre = middle + orbit * np.stack([np.cos(phase), np.sin(phase)], 1)
         angle = angle + phase - phase[0]
     elif kind == 'approach':
