@@ -57,14 +57,17 @@ def test_reused_search_for_another_target_is_an_error(tmp_path):
         demo.search(None, args, str(work), 0.0094)
 
 
-def test_demo_data_options_come_first_so_the_user_overrides_them():
+def test_user_data_options_override_the_demo_defaults():
     gen_spec = importlib.util.spec_from_file_location(
         'generate_synthetic',
         osp.join(REPO, 'tools', 'data', 'generate_synthetic.py'))
     gen = importlib.util.module_from_spec(gen_spec)
     gen_spec.loader.exec_module(gen)
-    args = gen.parse_args(['--out', 'x', *demo.DEMO_DATA_OPTIONS,
-                           '--noise', '30'])
+    cmd = demo.generate_cmd(demo.parse_args(
+        ['--data', 'x', '--data-options', '--noise', '30']))
+    assert cmd[1] == 'tools/data/generate_synthetic.py'
+    args = gen.parse_args(cmd[2:])
+    assert args.out == 'x' and args.train_per_class == 100
     assert args.noise == 30 and args.object_scale == [0.15, 0.22]
 
 

@@ -65,6 +65,7 @@ MIN_SIZE = 32  # MoViNets stride 32 in space: smaller frames cannot be fed
 MIN_FRAMES = 8
 FORMAT_VERSION = 1
 DEFAULT_OBJECT_SCALE = (0.1, 0.18)  # object radius, fraction of the frame
+ORBIT_SCALE = (0.15, 0.25)  # circling radius, fraction of the frame
 
 
 def class_pairs(classes: Sequence[str]) -> List[Tuple[str, str]]:
@@ -145,8 +146,8 @@ def check_args(args) -> None:
     if args.noise < 0:
         raise ArgumentError(f'--noise must be >= 0, got {args.noise}')
     lo_scale, hi_scale = args.object_scale
-    # a circling object (orbit up to a quarter of the frame) must stay inside
-    largest = 0.25 - 1 / max(args.size, MIN_SIZE)
+    # a circling object on the widest orbit must stay inside the frame
+    largest = 0.5 - ORBIT_SCALE[1] - 1 / max(args.size, MIN_SIZE)
     if not 0 < lo_scale <= hi_scale <= largest:
         raise ArgumentError('--object-scale MIN MAX must satisfy 0 < MIN <= '
                             f'MAX <= {largest:.3f} (radius / frame size at '
@@ -282,7 +283,7 @@ def _trajectory(rng, kind: str, frames: int, size: int, radius: float,
         if motion != 1.0:
             speed *= motion
         phase = rng.uniform(0, 2 * np.pi) + speed * np.arange(frames)
-        orbit = rng.uniform(0.15, 0.25) * size
+        orbit = rng.uniform(*ORBIT_SCALE) * size
         reach = orbit + margin
         middle = rng.uniform(reach, max(reach, size - reach), 2)
         centre = middle + orbit * np.stack([np.cos(phase), np.sin(phase)], 1)

@@ -100,6 +100,15 @@ def data_options(prefix: str, data: str, splits) -> list:
     return opts
 
 
+def generate_cmd(args) -> list:
+    """The data generator's command: the demo's options first, so that
+    ``--data-options`` override them."""
+    return [sys.executable, 'tools/data/generate_synthetic.py', '--out',
+            args.data, '--train-per-class', str(args.train_per_class),
+            '--test-per-class', str(args.test_per_class), '--quiet',
+            *DEMO_DATA_OPTIONS, *args.data_options]
+
+
 class Runner:
     def __init__(self, args):
         self.args = args
@@ -260,10 +269,7 @@ def main(argv=None):
     demo_start = time.time()
     os.makedirs(args.work_dir, exist_ok=True)
     run = Runner(args)
-    run([sys.executable, 'tools/data/generate_synthetic.py', '--out',
-         args.data, '--train-per-class', str(args.train_per_class),
-         '--test-per-class', str(args.test_per_class),
-         '--quiet', *DEMO_DATA_OPTIONS, *args.data_options], osp.join(args.work_dir, 'generate.log'))
+    run(generate_cmd(args), osp.join(args.work_dir, 'generate.log'))
     search_cfg = Config.fromfile(osp.join(REPO, SEARCH_CONFIG))
     a0 = a0_macs(search_cfg)
     target = args.target_fraction * a0 / 1e9
