@@ -13,20 +13,12 @@ from ..layers import (CONV_TYPES, SE_TYPES, ConvBlock, MovinetBottleneck,
                       StreamState)
 from ..layers.activations import ACTIVATION_NAMES
 from ..layers.conv import DEFAULT_NORM_CFG
-from ..layers.state import autocast_enabled, check_state
-from .movinet_arch import (ARCH_SPECS, STEM_KERNEL, STEM_STRIDE, ArchSpec,
-                           BlockSpec, LayerSpec)
+from ..layers.state import StateSpecs, autocast_enabled, check_state
+from .movinet_arch import (ARCH_SPECS, MIN_FRAME_SIZE, STEM_KERNEL,
+                           STEM_STRIDE, ArchSpec)
+from .movinet_arch import arch_from_dict as _arch_from_dict
 
 StateShapes = Dict[str, Tuple[int, ...]]
-
-
-def _arch_from_dict(cfg: dict) -> ArchSpec:
-    blocks = tuple(
-        BlockSpec(b['out_channels'],
-                  tuple(LayerSpec(e, tuple(k), tuple(s))
-                        for e, k, s in b['layers'])) for b in cfg['blocks'])
-    return ArchSpec(cfg['stem_channels'], blocks, cfg['project_channels'],
-                    cfg['head_channels'], cfg.get('resolution', 0))
 
 
 @MODELS.register_module()
@@ -65,7 +57,7 @@ class MoViNet(BaseModule):
     """
 
     arch_settings = ARCH_SPECS
-    min_input_size = 32  # five stride-2 layers: 32 px end as one cell
+    min_input_size = MIN_FRAME_SIZE
 
     def __init__(self,
                  arch: Union[str, dict, ArchSpec] = 'a0',
@@ -160,36 +152,28 @@ class MoViNet(BaseModule):
         self._freeze_stages()
 
     # ----------------------------------------------------------- streaming
+    def state_spec(self, batch_size: int,
+                   frame_size: Tuple[int, int]) -> StateSpecs:
+        """The stream state for frames of ``frame_size``, layer by layer."""
+        spec: StateSpecs = {}
+        if not self.causal:
+            return spec
+        size = self.stem.output_size(tuple(frame_size))
+        for layer in self.layers():
+            spec.update(layer.state_spec(batch_size, size))
+            size = layer.output_size(size)
+        return spec
+
     def state_shapes(self, batch_size: int,
                      frame_size: Tuple[int, int]) -> StateShapes:
         """Names and shapes of the stream state for frames of ``frame_size``."""
-        if not self.causal:
-            return {}
-        h, w = frame_size
-        h, w = math.ceil(h / 2), math.ceil(w / 2)  # stem
-        shapes: StateShapes = {}
-        for i, block in enumerate(self.arch.blocks):
-            for j, layer in enumerate(block.layers):
-                prefix = f'state_block{i}_layer{j}'
-                kt = layer.kernel_size[0]
-                downsample = layer.stride[1] > 1
-                factorised = self.conv_type != '3d' and kt > 1
-                # The buffer sits after the spatial conv in (2+1)D and before
-                # the strided 3D conv otherwise.
-                if downsample and factorised:
-                    h, w = math.ceil(h / 2), math.ceil(w / 2)
-                e = layer.expand_channels
-                if kt > 1:
-                    shapes[f'{prefix}_stream_buffer'] = (batch_size, e,
-                                                         kt - 1, h, w)
-                if self.se_type in ('3d', '2plus3d'):
-                    shapes[f'{prefix}_pool_buffer'] = (batch_size, e, 1, 1, 1)
-                    shapes[f'{prefix}_pool_frame_count'] = (batch_size, )
-                if self.use_positional_encoding:
-                    shapes[f'{prefix}_pos_enc_frame_count'] = (batch_size, )
-                if downsample and not factorised:
-                    h, w = math.ceil(h / 2), math.ceil(w / 2)
-        return shapes
+        return {name: spec.shape for name, spec in
+                self.state_spec(batch_size, frame_size).items()}
+
+    def layers(self):
+        """The bottleneck layers in model order."""
+        for block in self.blocks:
+            yield from block
 
     def check_input(self, x: Tensor) -> None:
         if not isinstance(x, Tensor) or x.dim() != 5:

@@ -7,7 +7,8 @@ from mmaction.registry import MODELS
 from torch import Tensor, nn
 
 from ..layers import GlobalAvgPool, StreamState, build_activation
-from ..layers.state import check_state
+from ..layers.activations import inference_activation
+from ..layers.state import StateSpecs, check_state
 
 HEAD_STATE_PREFIX = 'state_head'
 
@@ -52,21 +53,19 @@ class MoViNetHead(BaseHead):
         self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio > 0 else None
         self.fc_cls = nn.Linear(hidden_channels, num_classes)
 
+    def state_spec(self, batch_size: int) -> StateSpecs:
+        return self.pool.state_spec(batch_size, self.in_channels)
+
     def state_shapes(self, batch_size: int) -> dict:
-        return {
-            f'{HEAD_STATE_PREFIX}_pool_buffer':
-            (batch_size, self.in_channels, 1, 1, 1),
-            f'{HEAD_STATE_PREFIX}_pool_frame_count': (batch_size, ),
-        }
+        return {name: spec.shape
+                for name, spec in self.state_spec(batch_size).items()}
 
     def init_weights(self) -> None:
-        fan_in = self.fc_hidden.in_features
-        std = (2.0 / fan_in)**0.5 / 0.87962566103423978
-        nn.init.trunc_normal_(self.fc_hidden.weight, 0.0, std, -2 * std,
-                              2 * std)
-        nn.init.zeros_(self.fc_hidden.bias)
-        nn.init.normal_(self.fc_cls.weight, 0.0, self.init_std)
-        nn.init.zeros_(self.fc_cls.bias)
+        init_head_weights(self.fc_hidden, self.fc_cls, self.init_std)
+
+    def to_inference(self) -> 'InferenceHead':
+        """The head without dropout, on ``[T, C, H, W]`` features."""
+        return InferenceHead(self)
 
     def _classify(self, pooled: Tensor) -> Tensor:
         x = self.act(self.fc_hidden(pooled.flatten(1)))
@@ -88,3 +87,48 @@ class MoViNetHead(BaseHead):
                         like=x)
         pooled, new_state = self.pool(x, state)
         return self._classify(pooled), new_state
+
+
+def init_head_weights(fc_hidden: nn.Linear, fc_cls: nn.Linear,
+                      std: float = 0.01) -> None:
+    """Keras' HeNormal hidden layer and a normal(``std``) classifier."""
+    fan_in = fc_hidden.in_features
+    hidden_std = (2.0 / fan_in)**0.5 / 0.87962566103423978
+    nn.init.trunc_normal_(fc_hidden.weight, 0.0, hidden_std, -2 * hidden_std,
+                          2 * hidden_std)
+    nn.init.zeros_(fc_hidden.bias)
+    nn.init.normal_(fc_cls.weight, 0.0, std)
+    nn.init.zeros_(fc_cls.bias)
+
+
+def _frozen_copy(linear: nn.Linear) -> nn.Linear:
+    out = nn.Linear(linear.in_features, linear.out_features,
+                    bias=linear.bias is not None)
+    out.load_state_dict(linear.state_dict())
+    return out.requires_grad_(False)
+
+
+class InferenceHead(nn.Module):
+    """Mean over all frames seen, hidden layer, classifier (no dropout)."""
+
+    def __init__(self, head: MoViNetHead):
+        super().__init__()
+        self.pool = head.pool
+        self.fc_hidden = _frozen_copy(head.fc_hidden)
+        self.act = inference_activation(head.act)
+        self.fc_cls = _frozen_copy(head.fc_cls)
+
+    def _classify(self, pooled: Tensor) -> Tensor:
+        x = self.fc_hidden(pooled)
+        if self.act is not None:
+            x = self.act(x)
+        return self.fc_cls(x)
+
+    def stream(self, x: Tensor, state: Mapping[str, Tensor],
+               new_state: StreamState) -> Tensor:
+        frame = x.mean(dim=(2, 3), keepdim=True)  # [1, C, 1, 1]
+        pooled = self.pool.stream_frame(frame, state, new_state)
+        return self._classify(pooled.reshape(1, -1))
+
+    def clip(self, x: Tensor) -> Tensor:
+        return self._classify(x.mean(dim=(2, 3)).mean(dim=0, keepdim=True))

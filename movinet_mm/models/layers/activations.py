@@ -1,5 +1,6 @@
 """Activations with the official TensorFlow constants."""
-import torch
+from typing import Optional
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -33,6 +34,16 @@ _ACTIVATIONS = {
 }
 
 ACTIVATION_NAMES = tuple(_ACTIVATIONS)
+
+
+def inference_activation(act: Optional[nn.Module]) -> Optional[nn.Module]:
+    """``act`` as a single exportable op where one exists (None for identity)."""
+    if act is None or isinstance(act, nn.Identity):
+        return None
+    if isinstance(act, HardSwish):
+        # x * relu6(x + 3) / 6 as one op (ONNX HardSwish, XNNPACK hardswish)
+        return nn.Hardswish()
+    return type(act)()  # HardSigmoid stays: 0.16667 is not 1/6
 
 
 def build_activation(name: str) -> nn.Module:

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from .conv import DEFAULT_NORM_CFG, ConvBlock, StreamConvBlock
 from .pooling import SamePadAvgPool
 from .squeeze_excitation import StreamSqueezeExcitation, se_hidden_channels
-from .state import StreamState
+from .state import StateSpecs, StreamState
 
 
 class SkipBlock(nn.Module):
@@ -25,6 +25,14 @@ class SkipBlock(nn.Module):
         if self.pool is not None:
             x = self.pool(x)
         return self.projection(x)
+
+    def to_inference(self, size: Tuple[int, int]) -> nn.Sequential:
+        pool = None
+        if self.pool is not None:
+            pool, size = self.pool.to_inference(size)
+        projection, _ = self.projection.to_inference(size)
+        return nn.Sequential(*([pool] if pool is not None else []),
+                             projection)
 
 
 class MovinetBottleneck(nn.Module):
@@ -92,3 +100,57 @@ class MovinetBottleneck(nn.Module):
         out = self.drop_path(self.rezero * self.projection(out))
         shortcut = x if self.skip is None else self.skip(x)
         return shortcut + out, new_state
+
+    def state_spec(self, batch_size: int,
+                   frame_size: Tuple[int, int]) -> StateSpecs:
+        """The state of this layer for input frames of ``frame_size``."""
+        spec = self.feature.state_spec(batch_size, frame_size)
+        if self.se is not None:
+            spec.update(self.se.state_spec(batch_size))
+        return spec
+
+    def output_size(self, size: Tuple[int, int]) -> Tuple[int, int]:
+        return self.feature.output_size(size)
+
+    def to_inference(self, size: Tuple[int, int]
+                     ) -> Tuple['InferenceBottleneck', Tuple[int, int]]:
+        """The inference form at input ``size`` and its output size."""
+        expansion, _ = self.expansion.to_inference(size)
+        feature, out = self.feature.to_inference(size)
+        se = self.se.to_inference() if self.se is not None else None
+        # ReZero folds into the projection; drop path is gone at inference
+        projection, _ = self.projection.to_inference(
+            out, float(self.rezero.detach()))
+        skip = self.skip.to_inference(size) if self.skip is not None else None
+        return InferenceBottleneck(expansion, feature, se, projection,
+                                   skip), out
+
+
+class InferenceBottleneck(nn.Module):
+    """:class:`MovinetBottleneck` on ``[T, C, H, W]`` frames."""
+
+    def __init__(self, expansion: nn.Module, feature: nn.Module,
+                 se: Optional[nn.Module], projection: nn.Module,
+                 skip: Optional[nn.Module]):
+        super().__init__()
+        self.expansion = expansion
+        self.feature = feature
+        self.se = se
+        self.projection = projection
+        self.skip = skip
+
+    def _shortcut(self, x: Tensor) -> Tensor:
+        return x if self.skip is None else self.skip(x)
+
+    def stream(self, x: Tensor, state: Mapping[str, Tensor],
+               new_state: StreamState) -> Tensor:
+        out = self.feature.stream(self.expansion(x), state, new_state)
+        if self.se is not None:
+            out = self.se.stream(out, state, new_state)
+        return self._shortcut(x) + self.projection(out)
+
+    def clip(self, x: Tensor) -> Tensor:
+        out = self.feature.clip(self.expansion(x))
+        if self.se is not None:
+            out = self.se.clip(out)
+        return self._shortcut(x) + self.projection(out)

@@ -7,14 +7,16 @@
   spatial kernels on every frame, temporal and pointwise kernels on the
   ``[N, C, T, H*W]`` view of the video (a view, no copy).
 """
-from typing import Mapping, Optional, Sequence, Tuple, Union
+import math
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 
-from .activations import build_activation
-from .state import StreamState, lookup
+from .activations import build_activation, inference_activation
+from .state import StateSpecs, StreamState, lookup
 from .stream_buffer import StreamBuffer
 
 CONV_TYPES = ('3d', '2plus1d', '3d_2plus1d')
@@ -41,22 +43,72 @@ def tf_same_padding(size: int, kernel: int, stride: int) -> Tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def same_padding(size: Tuple[int, int], kernel: Tuple[int, int],
+                 stride: Tuple[int, int]):
+    """(conv padding, explicit pad or None, output size) of a TF 'SAME' 2-D
+    conv at a fixed input ``size``: symmetric padding goes into the conv."""
+    (h, w), (kh, kw), (sh, sw) = size, kernel, stride
+    top, bottom = tf_same_padding(h, kh, sh)
+    left, right = tf_same_padding(w, kw, sw)
+    out = (math.ceil(h / sh), math.ceil(w / sw))
+    if top == bottom and left == right:
+        return (top, left), None, out
+    return (0, 0), (left, right, top, bottom), out
+
+
+def pad_strided(x: Tensor, kernel: Tuple[int, int],
+                stride: Tuple[int, int]) -> Tensor:
+    """The size-dependent TF 'SAME' padding of a strided conv, applied to
+    ``x`` (stride-1 padding is symmetric and left to the conv)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    if sh == 1 and sw == 1:
+        return x
+    pads = [0, 0, 0, 0]
+    if sw != 1:
+        pads[0:2] = tf_same_padding(x.shape[-1], kw, sw)
+    if sh != 1:
+        pads[2:4] = tf_same_padding(x.shape[-2], kh, sh)
+    return F.pad(x, pads)
+
+
+def temporal_padding(kt: int, causal: bool) -> Tuple[int, int]:
+    """Frames padded before and after a temporal kernel of ``kt``."""
+    if causal:
+        return kt - 1, 0
+    return (kt - 1) // 2, kt - 1 - (kt - 1) // 2
+
+
+def conv_frames(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride,
+                padding, groups: int) -> Tensor:
+    """A 2-D conv applied to every frame of an ``[N, C, T, H, W]`` video."""
+    n, c, t, h, w = x.shape
+    y = F.conv2d(x.transpose(1, 2).reshape(n * t, c, h, w), weight, bias,
+                 stride, padding, groups=groups)
+    return y.reshape(n, t, *y.shape[1:]).transpose(1, 2)
+
+
+def conv_time(x: Tensor, weight: Tensor, bias: Optional[Tensor], padding,
+              groups: int) -> Tensor:
+    """A (kt, 1) 2-D conv over the ``[N, C, T, H*W]`` view of a video."""
+    n, c, t, h, w = x.shape
+    y = F.conv2d(x.reshape(n, c, t, h * w), weight, bias, 1, padding,
+                 groups=groups)
+    return y.reshape(n, y.shape[1], y.shape[2], h, w)
+
+
 class FrameConv2d(nn.Conv2d):
     """A 2D conv applied to every frame of an ``[N, C, T, H, W]`` video."""
 
     def forward(self, x: Tensor) -> Tensor:
-        n, c, t, h, w = x.shape
-        y = super().forward(x.transpose(1, 2).reshape(n * t, c, h, w))
-        return y.reshape(n, t, *y.shape[1:]).transpose(1, 2)
+        return conv_frames(x, self.weight, self.bias, self.stride,
+                           self.padding, self.groups)
 
 
 class TimeConv2d(nn.Conv2d):
     """A (kt, 1) 2D conv over the ``[N, C, T, H*W]`` view of a video."""
 
     def forward(self, x: Tensor) -> Tensor:
-        n, c, t, h, w = x.shape
-        y = super().forward(x.reshape(n, c, t, h * w))
-        return y.reshape(n, y.shape[1], y.shape[2], h, w)
+        return conv_time(x, self.weight, self.bias, self.padding, self.groups)
 
 
 class ConvBlock(nn.Module):
@@ -115,25 +167,48 @@ class ConvBlock(nn.Module):
                    if norm_cfg is not None else None)
         self.act = build_activation(act) if act is not None else None
 
-    def _pad_strided(self, x: Tensor) -> Tensor:
-        _, kh, kw = self.kernel_size
-        _, sh, sw = self.stride
-        if sh == 1 and sw == 1:
-            return x
-        pads = [0, 0, 0, 0]
-        if sw != 1:
-            pads[0:2] = tf_same_padding(x.shape[-1], kw, sw)
-        if sh != 1:
-            pads[2:4] = tf_same_padding(x.shape[-2], kh, sh)
-        return F.pad(x, pads)
-
     def forward(self, x: Tensor) -> Tensor:
-        x = self.conv(self._pad_strided(x))
+        x = self.conv(pad_strided(x, self.kernel_size[1:], self.stride[1:]))
         if self.bn is not None:
             x = self.bn(x)
         if self.act is not None:
             x = self.act(x)
         return x
+
+    def output_size(self, size: Tuple[int, int]) -> Tuple[int, int]:
+        return tuple(math.ceil(s / st) for s, st in zip(size, self.stride[1:]))
+
+    # ------------------------------------------------------- inference form
+    def folded_weights(self, scale: float = 1.0) -> Tuple[Tensor, Tensor]:
+        """Conv weight and bias with the BN (and ``scale``) folded in, float64."""
+        weight = self.conv.weight.detach().double()
+        bias = (self.conv.bias.detach().double()
+                if self.conv.bias is not None else
+                torch.zeros(weight.shape[0], dtype=torch.float64))
+        bn = self.bn
+        if bn is not None:
+            gamma = (bn.weight.detach().double() if bn.weight is not None else
+                     torch.ones_like(bias))
+            beta = (bn.bias.detach().double() if bn.bias is not None else
+                    torch.zeros_like(bias))
+            factor = gamma / torch.sqrt(bn.running_var.double() + bn.eps)
+            weight = weight * factor.view(-1, *([1] * (weight.dim() - 1)))
+            bias = (bias - bn.running_mean.double()) * factor + beta
+        return weight * scale, bias * scale
+
+    def to_inference(self, size: Tuple[int, int], scale: float = 1.0
+                     ) -> Tuple['InferenceConv', Tuple[int, int]]:
+        """The per-frame 4-D form at input ``size`` (kernel (1, kh, kw)),
+        BN and ``scale`` folded in, and its output size."""
+        kt, kh, kw = self.kernel_size
+        if kt != 1:
+            raise ValueError(f'not a per-frame conv: kernel {self.kernel_size}')
+        weight, bias = self.folded_weights(scale)
+        weight = weight.reshape(weight.shape[0], weight.shape[1], kh, kw)
+        padding, pad, out = same_padding(size, (kh, kw), self.stride[1:])
+        conv = static_conv2d(weight, bias, self.stride[1:], padding,
+                             self.conv.groups)
+        return InferenceConv(conv, pad, inference_activation(self.act)), out
 
 
 class StreamConvBlock(nn.Module):
@@ -202,3 +277,173 @@ class StreamConvBlock(nn.Module):
             x = self.conv(x)
             x = self.conv_temporal(self._buffered(x, state, new_state))
         return x, new_state
+
+    def state_spec(self, batch_size: int,
+                   frame_size: Tuple[int, int]) -> StateSpecs:
+        """The buffer's state for input frames of ``frame_size``: it sits
+        before the 3-D conv, or after the (strided) spatial conv in (2+1)D."""
+        if self.stream_buffer is None:
+            return {}
+        if self.conv_temporal is not None:
+            frame_size = self.conv.output_size(frame_size)
+        return self.stream_buffer.state_spec(
+            batch_size, self.conv.conv.out_channels, frame_size)
+
+    def output_size(self, size: Tuple[int, int]) -> Tuple[int, int]:
+        return self.conv.output_size(size)
+
+    def to_inference(self, size: Tuple[int, int]
+                     ) -> Tuple['InferenceStreamConv', Tuple[int, int]]:
+        buffer_name = (self.stream_buffer.state_name
+                       if self.stream_buffer is not None else None)
+        if self.conv_temporal is not None:
+            spatial, out = self.conv.to_inference(size)
+            temporal = InferenceTemporalConv(self.conv_temporal, self.causal,
+                                             buffer_name)
+            return InferenceStreamConv(spatial, temporal), out
+        if self.conv.kernel_size[0] > 1:
+            conv = InferenceSpatioTemporalConv(self.conv, size, self.causal,
+                                               buffer_name)
+            return InferenceStreamConv(spatiotemporal=conv), conv.out_size
+        spatial, out = self.conv.to_inference(size)
+        return InferenceStreamConv(spatial), out
+
+
+# ----------------------------------------------------------- inference forms
+# Activations are ``[T, C, H, W]`` (the frames of one video as the batch);
+# ``stream(x, state, new_state)`` runs one frame with explicit state,
+# ``clip(x)`` a whole clip.
+States = Dict[str, Tensor]
+
+
+def static_conv2d(weight: Tensor, bias: Optional[Tensor], stride, padding,
+                  groups: int) -> nn.Conv2d:
+    out_c, in_per_group, kh, kw = weight.shape
+    conv = nn.Conv2d(in_per_group * groups, out_c, (kh, kw), stride, padding,
+                     groups=groups, bias=bias is not None)
+    with torch.no_grad():
+        conv.weight.copy_(weight.float())
+        if bias is not None:
+            conv.bias.copy_(bias.float())
+    return conv.requires_grad_(False)
+
+
+class InferenceConv(nn.Module):
+    """A 4-D conv with static 'SAME' padding, folded BN and an activation."""
+
+    def __init__(self, conv: nn.Conv2d, pad: Optional[Tuple[int, ...]],
+                 act: Optional[nn.Module]):
+        super().__init__()
+        self.conv = conv
+        self.pad = pad
+        self.act = act
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.pad is not None:
+            x = F.pad(x, self.pad)
+        x = self.conv(x)
+        return x if self.act is None else self.act(x)
+
+
+class InferenceTemporalConv(nn.Module):
+    """A causal or 'SAME' (kt, 1) depthwise conv over time, optionally buffered."""
+
+    def __init__(self, block: ConvBlock, causal: bool,
+                 buffer_name: Optional[str]):
+        super().__init__()
+        kt = block.kernel_size[0]
+        weight, bias = block.folded_weights()
+        weight = weight.reshape(weight.shape[0], weight.shape[1], kt, 1)
+        self.conv = static_conv2d(weight, bias, 1, 0, block.conv.groups)
+        self.act = inference_activation(block.act)
+        self.kt = kt
+        self.time_pad = temporal_padding(kt, causal)
+        self.buffer_name = buffer_name
+
+    def _act(self, x: Tensor) -> Tensor:
+        return x if self.act is None else self.act(x)
+
+    def stream(self, x: Tensor, state: States, new_state: States) -> Tensor:
+        # The kt frames stacked on the height axis, [1, C, kt*H, W], and the
+        # (kt, 1) kernel dilated by H: one 4-D conv gives the output frame
+        # with no reshape of the activation, and XNNPACK delegates the whole
+        # step as one graph (5-D ops would cut it at every layer).
+        _, c, h, w = x.shape
+        buffer = state[self.buffer_name].reshape(1, c, (self.kt - 1) * h, w)
+        full = torch.cat([buffer, x], dim=2)
+        new_state[self.buffer_name] = full[:, :, h:].reshape(
+            1, c, self.kt - 1, h, w)
+        return self._act(F.conv2d(full, self.conv.weight, self.conv.bias,
+                                  dilation=(h, 1), groups=self.conv.groups))
+
+    def clip(self, x: Tensor) -> Tensor:
+        t, c, h, w = x.shape
+        y = x.reshape(t, c, h * w).transpose(0, 1).unsqueeze(0)
+        y = self.conv(F.pad(y, (0, 0, *self.time_pad)))
+        return self._act(y[0].transpose(0, 1).reshape(t, c, h, w))
+
+
+class InferenceSpatioTemporalConv(nn.Module):
+    """A full (kt, kh, kw) conv as the sum of kt 2-D convs of shifted frames
+    (no runtime has a fast 3-D depthwise conv)."""
+
+    def __init__(self, block: ConvBlock, size: Tuple[int, int], causal: bool,
+                 buffer_name: Optional[str]):
+        super().__init__()
+        kt, kh, kw = block.kernel_size
+        weight, bias = block.folded_weights()
+        padding, self.pad, self.out_size = same_padding(size, (kh, kw),
+                                                        block.stride[1:])
+        self.convs = nn.ModuleList(
+            static_conv2d(weight[:, :, k], bias if k == kt - 1 else None,
+                          block.stride[1:], padding, block.conv.groups)
+            for k in range(kt))
+        self.act = inference_activation(block.act)
+        self.kt = kt
+        self.time_pad = temporal_padding(kt, causal)
+        self.buffer_name = buffer_name
+
+    def _sum(self, frames: Tensor, t) -> Tensor:
+        if self.pad is not None:
+            frames = F.pad(frames, self.pad)
+        y = self.convs[0](frames[0:t])
+        for k in range(1, self.kt):
+            y = y + self.convs[k](frames[k:k + t])
+        return y if self.act is None else self.act(y)
+
+    def stream(self, x: Tensor, state: States, new_state: States) -> Tensor:
+        full = torch.cat([state[self.buffer_name], x.unsqueeze(2)], dim=2)
+        new_state[self.buffer_name] = full[:, :, 1:]
+        return self._sum(full[0].transpose(0, 1), 1)
+
+    def clip(self, x: Tensor) -> Tensor:
+        before, after = self.time_pad
+        frames = F.pad(x, (0, 0, 0, 0, 0, 0, before, after))
+        return self._sum(frames, x.shape[0])
+
+
+class InferenceStreamConv(nn.Module):
+    """:class:`StreamConvBlock`'s inference form: a spatial conv and/or a
+    temporal one, or one spatiotemporal conv."""
+
+    def __init__(self, spatial: Optional[InferenceConv] = None,
+                 temporal: Optional[InferenceTemporalConv] = None,
+                 spatiotemporal: Optional[InferenceSpatioTemporalConv] = None):
+        super().__init__()
+        self.spatial = spatial
+        self.temporal = temporal
+        self.spatiotemporal = spatiotemporal
+
+    def stream(self, x: Tensor, state: States, new_state: States) -> Tensor:
+        if self.spatiotemporal is not None:
+            return self.spatiotemporal.stream(x, state, new_state)
+        x = self.spatial(x)
+        if self.temporal is not None:
+            x = self.temporal.stream(x, state, new_state)
+        return x
+
+    def clip(self, x: Tensor) -> Tensor:
+        if self.spatiotemporal is not None:
+            return self.spatiotemporal.clip(x)
+        x = self.spatial(x)
+        return x if self.temporal is None else self.temporal.clip(x)

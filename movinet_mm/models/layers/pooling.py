@@ -1,4 +1,5 @@
 """Poolings: the skip path's TF 'SAME' average pool and the stateful global poolings."""
+import math
 from typing import Mapping, Optional, Tuple
 
 import torch
@@ -6,7 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .conv import tf_same_padding
-from .state import StreamState, lookup, zero_frame_count
+from .state import (StateSpec, StateSpecs, StreamState, frame_count,
+                    frame_count_spec, lookup)
 
 
 def _valid_cells(size: int, pad_before: int, out_size: int) -> list:
@@ -40,6 +42,35 @@ class SamePadAvgPool(nn.Module):
             torch.tensor(cols, dtype=x.dtype, device=x.device)[None, :]
         return sums / count
 
+    def to_inference(self, size: Tuple[int, int]
+                     ) -> Tuple['InferenceAvgPool', Tuple[int, int]]:
+        pool = InferenceAvgPool(size)
+        return pool, pool.out_size
+
+
+class InferenceAvgPool(nn.Module):
+    """:class:`SamePadAvgPool` on ``[T, C, H, W]`` frames of a fixed size:
+    the padding and each window's real-cell count are computed once."""
+
+    def __init__(self, size: Tuple[int, int]):
+        super().__init__()
+        h, w = size
+        top, bottom = tf_same_padding(h, 3, 2)
+        left, right = tf_same_padding(w, 3, 2)
+        self.pad = (left, right, top, bottom)
+        out_h, out_w = math.ceil(h / 2), math.ceil(w / 2)
+        count = (torch.tensor(_valid_cells(h, top, out_h),
+                              dtype=torch.float64)[:, None] *
+                 torch.tensor(_valid_cells(w, left, out_w),
+                              dtype=torch.float64))
+        # avg_pool2d divides by 9; rescale to the real cells of each window
+        self.register_buffer('rescale', (9.0 / count).float().view(
+            1, 1, out_h, out_w), persistent=False)
+        self.out_size = (out_h, out_w)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(F.pad(x, self.pad), 3, 2) * self.rescale
+
 
 def spatial_mean(x: Tensor) -> Tensor:
     """``[N, C, T, H, W]`` -> ``[N, C, T, 1, 1]``."""
@@ -69,12 +100,7 @@ class GlobalAvgPool(nn.Module):
         frames = spatial_mean(x)
         n, _, t = frames.shape[:3]
         buffer = lookup(state, self.buffer_name)
-        count = lookup(state, self.count_name)
-        if count is None:
-            count = zero_frame_count(x)
-        elif count.shape != (n, ):
-            raise ValueError(f'state {self.count_name!r} has shape '
-                             f'{tuple(count.shape)}, expected ({n},)')
+        count = frame_count(state, self.count_name, x)
         if self.causal:
             sums = torch.cumsum(frames, dim=2)
             if buffer is not None:
@@ -94,3 +120,17 @@ class GlobalAvgPool(nn.Module):
                              f'{tuple(buffer.shape)}, expected '
                              f'{tuple(new_buffer.shape)}')
         return out, {self.buffer_name: new_buffer, self.count_name: count + t}
+
+    def state_spec(self, batch_size: int, channels: int) -> StateSpecs:
+        return {self.buffer_name: StateSpec((batch_size, channels, 1, 1, 1)),
+                self.count_name: frame_count_spec(batch_size)}
+
+    def stream_frame(self, frame: Tensor, state: Mapping[str, Tensor],
+                     new_state: StreamState) -> Tensor:
+        """Inference form, one frame's spatial mean ``[1, C, 1, 1]``: the
+        mean over every frame seen, with the state updated in ``new_state``."""
+        total = frame + state[self.buffer_name].reshape(frame.shape)
+        count = state[self.count_name] + 1
+        new_state[self.buffer_name] = total.reshape(1, -1, 1, 1, 1)
+        new_state[self.count_name] = count
+        return total / count.to(torch.float32).view(1, 1, 1, 1)

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 from .conv import ConvBlock
 from .pooling import GlobalAvgPool, spatial_mean
 from .positional_encoding import PositionalEncoding
-from .state import StreamState
+from .state import StateSpecs, StreamState
 
 SE_TYPES = ('3d', '2d', '2plus3d', 'none')
 
@@ -69,19 +69,90 @@ class StreamSqueezeExcitation(nn.Module):
 
     def forward(self, x: Tensor, state: Optional[Mapping[str, Tensor]] = None
                 ) -> Tuple[Tensor, StreamState]:
-        new_state: StreamState = {}
-        if self.se_type == '2d':
-            pooled = spatial_mean(x)
-        elif self.se_type == '3d':
-            pooled, new_state = self.pool(x, state)
-        else:
-            frames = spatial_mean(x)
-            pooled, new_state = self.pool(frames, state)
-            if not self.causal:
-                pooled = pooled.expand_as(frames)
-            pooled = torch.cat([pooled, frames], dim=1)
+        pooled, new_state = squeeze(x, self.se_type, self.causal, self.pool,
+                                    state)
         if self.pos_encoding is not None:
             pooled, pos_state = self.pos_encoding(pooled, state)
             new_state.update(pos_state)
         gate = self.se_expand(self.se_reduce(pooled))
         return x * gate, new_state
+
+    @property
+    def channels(self) -> int:
+        return self.se_expand.conv.out_channels
+
+    def state_spec(self, batch_size: int) -> StateSpecs:
+        spec: StateSpecs = {}
+        if self.pool is not None:
+            spec.update(self.pool.state_spec(batch_size, self.channels))
+        if self.pos_encoding is not None:
+            spec.update(self.pos_encoding.state_spec(batch_size))
+        return spec
+
+    def to_inference(self) -> 'InferenceSqueezeExcitation':
+        return InferenceSqueezeExcitation(self)
+
+
+def squeeze(x: Tensor, se_type: str, causal: bool,
+            pool: Optional[GlobalAvgPool],
+            state: Optional[Mapping[str, Tensor]] = None
+            ) -> Tuple[Tensor, StreamState]:
+    """The pooled features an SE of ``se_type`` gates by, ``[N, C', T', 1, 1]``,
+    and the pool's next state."""
+    if se_type == '2d':
+        return spatial_mean(x), {}
+    if se_type == '3d':
+        return pool(x, state)
+    frames = spatial_mean(x)
+    pooled, new_state = pool(frames, state)
+    if not causal:
+        pooled = pooled.expand_as(frames)
+    return torch.cat([pooled, frames], dim=1), new_state
+
+
+class InferenceSqueezeExcitation(nn.Module):
+    """The SE on ``[T, C, H, W]`` frames, causal when the model is."""
+
+    def __init__(self, se: StreamSqueezeExcitation):
+        super().__init__()
+        self.se_type = se.se_type
+        self.causal = se.causal
+        self.pool = se.pool
+        self.reduce, _ = se.se_reduce.to_inference((1, 1))
+        self.expand, _ = se.se_expand.to_inference((1, 1))
+        self.pos_encoding = (se.pos_encoding.to_inference(
+            se.se_reduce.conv.in_channels)
+            if se.pos_encoding is not None else None)
+
+    def _gate(self, x: Tensor, pooled: Tensor) -> Tensor:
+        return x * self.expand(self.reduce(pooled))
+
+    def stream(self, x: Tensor, state: Mapping[str, Tensor],
+               new_state: StreamState) -> Tensor:
+        frame = x.mean(dim=(2, 3), keepdim=True)  # [1, C, 1, 1]
+        pooled = frame
+        if self.pool is not None:
+            pooled = self.pool.stream_frame(frame, state, new_state)
+            if self.se_type == '2plus3d':
+                pooled = torch.cat([pooled, frame], dim=1)
+        if self.pos_encoding is not None:
+            pooled = self.pos_encoding.stream(pooled, state, new_state)
+        return self._gate(x, pooled)
+
+    def clip(self, x: Tensor) -> Tensor:
+        t = x.shape[0]
+        frames = x.mean(dim=(2, 3), keepdim=True)  # [T, C, 1, 1]
+        pooled = frames
+        if self.pool is not None:
+            if self.causal:
+                steps = torch.arange(1, t + 1, dtype=torch.int64,
+                                     device=x.device)
+                pooled = torch.cumsum(frames, dim=0) / steps.to(
+                    torch.float32).view(-1, 1, 1, 1)
+            else:
+                pooled = frames.mean(dim=0, keepdim=True)
+            if self.se_type == '2plus3d':
+                pooled = torch.cat([pooled.expand_as(frames), frames], dim=1)
+        if self.pos_encoding is not None:
+            pooled = self.pos_encoding.clip(pooled)
+        return self._gate(x, pooled)

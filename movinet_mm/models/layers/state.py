@@ -13,12 +13,25 @@ export stay mechanical. Layouts are PyTorch's (channels first):
 Every tensor has the batch first, so a state can be sliced, stacked and reset
 per sample. Float tensors follow the input's dtype and device.
 """
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 StreamState = Dict[str, Tensor]
+
+
+class StateSpec(NamedTuple):
+    """Shape and dtype of one state tensor; float buffers take the input's dtype."""
+    shape: Tuple[int, ...]
+    dtype: torch.dtype = torch.float32
+
+
+StateSpecs = Dict[str, StateSpec]
+
+
+def frame_count_spec(batch_size: int) -> StateSpec:
+    return StateSpec((batch_size, ), torch.long)
 
 
 def is_frame_count(name: str) -> bool:
@@ -34,6 +47,19 @@ def lookup(state: Optional[Mapping[str, Tensor]], name: str) -> Optional[Tensor]
 
 def zero_frame_count(x: Tensor) -> Tensor:
     return torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+
+
+def frame_count(state: Optional[Mapping[str, Tensor]], name: str,
+                x: Tensor) -> Tensor:
+    """The frame count ``name`` of ``state`` for input ``x``, zero when fresh."""
+    count = lookup(state, name)
+    if count is None:
+        return zero_frame_count(x)
+    n = x.shape[0]
+    if count.shape != (n, ):
+        raise ValueError(f'state {name!r} has shape {tuple(count.shape)}, '
+                         f'expected ({n},)')
+    return count
 
 
 def reset_state(state: Mapping[str, Tensor], mask: Tensor) -> StreamState:

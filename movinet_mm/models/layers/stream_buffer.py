@@ -4,6 +4,19 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from .state import StateSpec, StateSpecs
+
+
+def zero_frames(x: Tensor, size: int) -> Tensor:
+    """``size`` zero frames shaped like those of ``x`` ``[N, C, T, H, W]``."""
+    n, c, _, h, w = x.shape
+    return x.new_zeros(n, c, size, h, w)
+
+
+def causal_pad(x: Tensor, size: int) -> Tensor:
+    """``x`` after ``size`` zero frames: a fresh stream buffer's input."""
+    return torch.cat([zero_frames(x, size), x], dim=2)
+
 
 class StreamBuffer(nn.Module):
     """Prepends the last ``size`` frames seen before ``x`` along time (dim 2).
@@ -22,14 +35,15 @@ class StreamBuffer(nn.Module):
         self.size = size
         self.state_name = state_name
 
-    def zeros(self, x: Tensor) -> Tensor:
-        n, c, _, h, w = x.shape
-        return x.new_zeros(n, c, self.size, h, w)
+    def state_spec(self, batch_size: int, channels: int,
+                   frame_size: Tuple[int, int]) -> StateSpecs:
+        return {self.state_name: StateSpec(
+            (batch_size, channels, self.size, *frame_size))}
 
     def forward(self, x: Tensor,
                 buffer: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
         if buffer is None:
-            buffer = self.zeros(x)
+            buffer = zero_frames(x, self.size)
         else:
             expected = (x.shape[0], x.shape[1], self.size, *x.shape[3:])
             if tuple(buffer.shape) != expected:

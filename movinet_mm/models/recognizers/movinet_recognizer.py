@@ -9,6 +9,7 @@ from mmaction.utils import SampleList
 from torch import Tensor
 
 from ..layers import StreamState
+from ..layers.state import StateSpecs
 from .stream_scheduler import run_streams
 
 
@@ -116,12 +117,17 @@ class MoViNetRecognizer(Recognizer3D):
                 'tools/train.py does so by itself), or sub_clips=1')
         return super().loss(inputs, data_samples, **kwargs)
 
+    def state_spec(self, batch_size: int,
+                   frame_size: Tuple[int, int]) -> StateSpecs:
+        """Names, shapes and dtypes of the stream state (float buffers take
+        the input's dtype)."""
+        return {**self.backbone.state_spec(batch_size, frame_size),
+                **self.cls_head.state_spec(batch_size)}
+
     def state_shapes(self, batch_size: int,
                      frame_size: Tuple[int, int]) -> dict:
-        return {
-            **self.backbone.state_shapes(batch_size, frame_size),
-            **self.cls_head.state_shapes(batch_size)
-        }
+        return {name: spec.shape for name, spec in
+                self.state_spec(batch_size, frame_size).items()}
 
     def init_state(self,
                    batch_size: int,
@@ -133,12 +139,11 @@ class MoViNetRecognizer(Recognizer3D):
         Useful to export a step function with explicit state inputs.
         """
         return {
-            name: torch.zeros(shape,
-                              dtype=torch.long
-                              if name.endswith('frame_count') else dtype,
+            name: torch.zeros(spec.shape,
+                              dtype=dtype if spec.dtype.is_floating_point
+                              else spec.dtype,
                               device=device)
-            for name, shape in self.state_shapes(batch_size,
-                                                 frame_size).items()
+            for name, spec in self.state_spec(batch_size, frame_size).items()
         }
 
     def stream_step(self,
