@@ -36,11 +36,14 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from movinet_mm.models.backbones.movinet import he_normal_
+from movinet_mm.models.heads.movinet_head import init_head_weights
 from movinet_mm.models.layers.activations import build_activation
-from movinet_mm.models.layers.conv import tf_same_padding
-from movinet_mm.models.layers.pooling import (GlobalAvgPool, SamePadAvgPool,
-                                              spatial_mean)
-from movinet_mm.models.layers.squeeze_excitation import se_hidden_channels
+from movinet_mm.models.layers.conv import (conv_frames, conv_time,
+                                           pad_strided)
+from movinet_mm.models.layers.pooling import GlobalAvgPool, SamePadAvgPool
+from movinet_mm.models.layers.squeeze_excitation import (se_hidden_channels,
+                                                         squeeze)
+from movinet_mm.models.layers.stream_buffer import causal_pad
 
 from .space import Architecture, SearchSpace, arch_to_dict, round_width
 
@@ -137,16 +140,10 @@ def _conv(x: Tensor, w: Tensor, b: Optional[Tensor], stride, padding,
     temporal or pointwise (the '2plus1d' forms: about twice as fast on CPU
     for depthwise kernels)."""
     kt, kh, kw = w.shape[2:]
-    n, c, t, h, wd = x.shape
     if kt == 1 and stride[0] == 1:  # per frame (pointwise included)
-        frames = x.transpose(1, 2).reshape(n * t, c, h, wd)
-        y = F.conv2d(frames, w[:, :, 0], b, stride[1:], padding[1:],
-                     groups=groups)
-        return y.reshape(n, t, *y.shape[1:]).transpose(1, 2)
+        return conv_frames(x, w[:, :, 0], b, stride[1:], padding[1:], groups)
     if kh == kw == 1 and tuple(stride) == (1, 1, 1):  # along time
-        y = F.conv2d(x.reshape(n, c, t, h * wd), w[..., 0], b, 1,
-                     (padding[0], 0), groups=groups)
-        return y.reshape(n, y.shape[1], y.shape[2], h, wd)
+        return conv_time(x, w[..., 0], b, (padding[0], 0), groups)
     return F.conv3d(x, w, b, stride, padding, groups=groups)
 
 
@@ -178,11 +175,8 @@ class SlicedConv(nn.Module):
         kt, kh, kw = self.kernel
         _, sh, sw = self.stride
         if self.causal and kt > 1:
-            x = torch.cat([x.new_zeros(*x.shape[:2], kt - 1, *x.shape[3:]), x],
-                          dim=2)
-        if sh > 1 or sw > 1:
-            x = F.pad(x, (*tf_same_padding(x.shape[-1], kw, sw),
-                          *tf_same_padding(x.shape[-2], kh, sh)))
+            x = causal_pad(x, kt - 1)
+        x = pad_strided(x, (kh, kw), (sh, sw))
         padding = (0 if self.causal else (kt - 1) // 2,
                    (kh - 1) // 2 if sh == 1 else 0,
                    (kw - 1) // 2 if sw == 1 else 0)
@@ -262,16 +256,7 @@ class SharedSE(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         e = x.shape[1]
-        if self.se_type == '2d':
-            pooled = spatial_mean(x)
-        elif self.se_type == '3d':
-            pooled, _ = self.pool(x)
-        else:
-            frames = spatial_mean(x)
-            pooled, _ = self.pool(frames)
-            if not self.causal:
-                pooled = pooled.expand_as(frames)
-            pooled = torch.cat([pooled, frames], dim=1)
+        pooled, _ = squeeze(x, self.se_type, self.causal, self.pool)
         w, b = self._reduce_weights(e)
         hidden = self.reduce.act(F.conv3d(pooled, w, b))
         return x * self.expand(hidden, e)
@@ -452,13 +437,7 @@ class MoViNetSupernet(BaseModel):
 
     # ------------------------------------------------------------ setup
     def _init_head(self) -> None:
-        fan_in = self.fc_hidden.in_features
-        std = (2.0 / fan_in)**0.5 / 0.87962566103423978
-        nn.init.trunc_normal_(self.fc_hidden.weight, 0.0, std, -2 * std,
-                              2 * std)
-        nn.init.zeros_(self.fc_hidden.bias)
-        nn.init.normal_(self.fc_cls.weight, 0.0, 0.01)
-        nn.init.zeros_(self.fc_cls.bias)
+        init_head_weights(self.fc_hidden, self.fc_cls)
 
     def init_weights(self) -> None:
         for m in self.modules():
