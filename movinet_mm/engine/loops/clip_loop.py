@@ -25,6 +25,12 @@ class _ClipIterMixin(SkipUnreadableMixin):
 
     _phase = 'val'
 
+    def __init__(self, runner, dataloader: Union[DataLoader, Dict],
+                 evaluator: Union[Evaluator, Dict, List], fp16: bool = False,
+                 on_error: str = 'skip'):
+        super().__init__(runner, dataloader, evaluator, fp16)
+        self._setup_skipping(on_error)
+
     @torch.no_grad()
     def run_iter(self, idx: int, data_batch: dict) -> None:
         phase = self._phase
@@ -55,12 +61,6 @@ class ClipValLoop(_ClipIterMixin, ValLoop):
 
     _phase = 'val'
 
-    def __init__(self, runner, dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Evaluator, Dict, List], fp16: bool = False,
-                 on_error: str = 'skip'):
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_skipping(on_error)
-
 
 @LOOPS.register_module()
 class ClipTestLoop(_ClipIterMixin, TestLoop):
@@ -68,9 +68,3 @@ class ClipTestLoop(_ClipIterMixin, TestLoop):
     :class:`ClipValLoop`."""
 
     _phase = 'test'
-
-    def __init__(self, runner, dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Evaluator, Dict, List], fp16: bool = False,
-                 on_error: str = 'skip'):
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_skipping(on_error)

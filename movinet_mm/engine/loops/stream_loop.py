@@ -53,10 +53,20 @@ def _lengths(inputs):
 
 
 class _StreamLoopMixin(SkipUnreadableMixin):
-    """What the stream val and test loops share."""
+    """What the stream val and test loops share (``_phase``: 'val'/'test')."""
 
-    def _setup_stream(self, chunk_size: int, num_trace_points: int,
-                      on_error: str, progress_bar: Optional[bool]) -> None:
+    _phase = 'val'
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 evaluator: Union[Evaluator, Dict, List],
+                 chunk_size: int = 8,
+                 num_trace_points: int = 10,
+                 on_error: str = 'skip',
+                 fp16: bool = False,
+                 progress_bar: Optional[bool] = None):
+        super().__init__(runner, dataloader, evaluator, fp16)
         if chunk_size < 1:
             raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
         self.chunk_size = chunk_size
@@ -66,6 +76,15 @@ class _StreamLoopMixin(SkipUnreadableMixin):
             progress_bar = sys.stdout.isatty()
         self.progress_bar = progress_bar and is_main_process()
         self._bar = None
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: dict) -> None:
+        self.runner.call_hook(f'before_{self._phase}_iter', batch_idx=idx,
+                              data_batch=data_batch)
+        outputs = self._stream_iter(data_batch)
+        self._advance_progress()
+        self.runner.call_hook(f'after_{self._phase}_iter', batch_idx=idx,
+                              data_batch=data_batch, outputs=outputs)
 
     def _stream_iter(self, data_batch: dict) -> List[ActionDataSample]:
         model = self.runner.model
@@ -121,51 +140,11 @@ class StreamTestLoop(_StreamLoopMixin, TestLoop):
             draws it when stdout is a terminal.
     """
 
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Evaluator, Dict, List],
-                 chunk_size: int = 8,
-                 num_trace_points: int = 10,
-                 on_error: str = 'skip',
-                 fp16: bool = False,
-                 progress_bar: Optional[bool] = None):
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_stream(chunk_size, num_trace_points, on_error,
-                           progress_bar)
-
-    @torch.no_grad()
-    def run_iter(self, idx: int, data_batch: dict) -> None:
-        self.runner.call_hook('before_test_iter', batch_idx=idx,
-                              data_batch=data_batch)
-        outputs = self._stream_iter(data_batch)
-        self._advance_progress()
-        self.runner.call_hook('after_test_iter', batch_idx=idx,
-                              data_batch=data_batch, outputs=outputs)
+    _phase = 'test'
 
 
 @LOOPS.register_module()
 class StreamValLoop(_StreamLoopMixin, ValLoop):
     """ValLoop that streams each video; arguments as :class:`StreamTestLoop`."""
 
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Evaluator, Dict, List],
-                 chunk_size: int = 8,
-                 num_trace_points: int = 10,
-                 on_error: str = 'skip',
-                 fp16: bool = False,
-                 progress_bar: Optional[bool] = None):
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_stream(chunk_size, num_trace_points, on_error,
-                           progress_bar)
-
-    @torch.no_grad()
-    def run_iter(self, idx: int, data_batch: dict) -> None:
-        self.runner.call_hook('before_val_iter', batch_idx=idx,
-                              data_batch=data_batch)
-        outputs = self._stream_iter(data_batch)
-        self._advance_progress()
-        self.runner.call_hook('after_val_iter', batch_idx=idx,
-                              data_batch=data_batch, outputs=outputs)
+    _phase = 'val'
