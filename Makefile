@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-slow demo clean-venv
+.PHONY: venv test test-slow lint demo clean-venv
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ test: venv
 
 test-slow: venv
 	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+# ruff: pyflakes, pycodestyle and isort rules ([tool.ruff] in pyproject.toml)
+lint: venv
+	$(VENV)/bin/ruff check .
 
 clean-venv:
 	rm -rf $(VENV)
