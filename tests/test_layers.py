@@ -231,3 +231,67 @@ def test_strided_temporal_only_kernel_in_2plus1d():
             chunks.append(y)
     torch.testing.assert_close(torch.cat(chunks, 2), whole, rtol=1e-5,
                                atol=1e-5)
+
+
+# ---------------------------------------- each layer's state and inference form
+def _bottleneck(causal, conv_type, se_type, kernel, stride, pos_enc=False):
+    from movinet_mm.models.layers import MovinetBottleneck
+    from movinet_mm.utils.random_weights import randomize_
+    torch.manual_seed(0)
+    layer = MovinetBottleneck(
+        8, 16, 24, kernel, stride, causal=causal, conv_type=conv_type,
+        se_type=se_type, act='hard_swish', gating_act='hard_sigmoid',
+        use_positional_encoding=pos_enc, state_prefix='state_block0_layer0')
+    randomize_(layer)
+    return layer.eval()
+
+
+LAYER_CASES = [
+    # causal, conv_type, se_type, kernel, stride, positional encoding
+    (True, '2plus1d', '2plus3d', (3, 3, 3), (1, 2, 2), False),
+    (True, '3d_2plus1d', '2plus3d', (5, 1, 1), (1, 1, 1), True),
+    (True, '3d', '3d', (3, 3, 3), (1, 2, 2), False),
+    (True, '2plus1d', '2d', (1, 5, 5), (1, 1, 1), True),
+    (False, '3d', '3d', (3, 3, 3), (1, 2, 2), False),
+    (False, '3d', 'none', (5, 3, 3), (1, 1, 1), False),
+]
+
+
+@pytest.mark.parametrize('case', LAYER_CASES)
+@pytest.mark.parametrize('size', [(9, 10), (8, 8)])
+def test_layer_state_spec_is_what_the_layer_returns(case, size):
+    layer = _bottleneck(*case)
+    x = torch.randn(2, 8, 3, *size)
+    with torch.no_grad():
+        out, state = layer(x)
+    spec = layer.state_spec(2, size)
+    assert list(spec) == list(state)
+    for name, value in state.items():
+        assert tuple(value.shape) == spec[name].shape, name
+        assert value.dtype == spec[name].dtype, name
+    assert tuple(out.shape[-2:]) == layer.output_size(size)
+
+
+@pytest.mark.parametrize('case', LAYER_CASES)
+def test_layer_inference_form_equals_the_layer(case):
+    size = (9, 10)
+    layer = _bottleneck(*case)
+    x = torch.randn(1, 8, 5, *size)
+    with torch.no_grad():
+        ref, _ = layer(x)
+        form, out_size = layer.to_inference(size)
+        clip = form.clip(x[0].transpose(0, 1))
+        torch.testing.assert_close(clip, ref[0].transpose(0, 1),
+                                   rtol=1e-4, atol=1e-5)
+        assert out_size == tuple(ref.shape[-2:])
+        if not case[0]:
+            return
+        state = {name: torch.zeros(spec.shape, dtype=spec.dtype)
+                 for name, spec in layer.state_spec(1, size).items()}
+        for t in range(x.shape[2]):
+            new_state = {}
+            frame = form.stream(x[:, :, t], state, new_state)
+            torch.testing.assert_close(frame, ref[:, :, t],
+                                       rtol=1e-4, atol=1e-5)
+            assert set(new_state) == set(state)
+            state = new_state
