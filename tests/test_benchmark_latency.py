@@ -1,4 +1,5 @@
-"""tools/analysis/benchmark_latency.py works end to end (a tiny run; no speed is asserted)."""
+"""tools/analysis/benchmark_latency.py and movinet_mm.analysis.latency work
+end to end (a tiny run; no speed is asserted)."""
 import json
 import os.path as osp
 import sys
@@ -6,6 +7,8 @@ import sys
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
 import benchmark_latency  # noqa: E402
+
+from movinet_mm.analysis import latency  # noqa: E402
 
 
 def test_tiny_run_writes_rows_and_table(tmp_path, capsys):
@@ -31,12 +34,12 @@ def test_workers_in_process_and_failed_rows_in_table():
                   clip_frames=3, clip_runs=2)
     eager = dict(common, mode='stream', backend='eager')
     clip = dict(common, mode='clip', backend='inference')
-    rows = [dict(spec, **benchmark_latency.worker(spec))
+    rows = [dict(spec, **latency.worker(spec))
             for spec in (eager, clip)]
     assert [r['n'] for r in rows] == [2, 2]
     assert all(r['median_ms'] > 0 for r in rows)
     failed = dict(clip, backend='ort', error='export failed: boom')
-    table = benchmark_latency.markdown(rows + [failed])
+    table = latency.markdown(rows + [failed])
     assert '| A0-Stream | 32² | 1 | eager |' in table
     assert '| A0 base | 3×32² | 1 | inference |' in table
     assert 'n/a: export failed: boom' in table

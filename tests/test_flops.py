@@ -1,9 +1,12 @@
-"""tools/analysis/get_flops.py against the official analytic MAC counts."""
+"""tools/analysis/get_flops.py and movinet_mm.analysis.flops against the
+official analytic MAC counts."""
 import importlib.util
 import os.path as osp
 
 import pytest
 import torch
+
+from movinet_mm.analysis import flops
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO, 'tools', 'analysis', 'get_flops.py')
@@ -46,9 +49,9 @@ def test_a0_base_matches_the_official_macs(get_flops, capsys):
 def test_default_shape_is_the_test_clip(get_flops):
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(CONFIG_DIR, 'movinet_a3_k600.py'))
-    assert get_flops.test_clip_shape(cfg) == (120, 256, 256)
+    assert flops.test_clip_shape(cfg) == (120, 256, 256)
     cfg = Config.fromfile(osp.join(CONFIG_DIR, 'movinet_t0_k600.py'))
-    assert get_flops.test_clip_shape(cfg) == (25, 160, 160)
+    assert flops.test_clip_shape(cfg) == (25, 160, 160)
 
 
 @pytest.mark.parametrize('name', ['movinet_a0_k600.py',
@@ -58,10 +61,10 @@ def test_time_extrapolation_is_exact(get_flops, name):
     # no layer strides in time, so every count is a + b * T
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
-    model = get_flops.build_model(cfg)
+    model = flops.build_model(cfg)
     shape = (5, 64, 48)
-    direct = get_flops.count_macs(model, shape)
-    assert get_flops.count_macs_extrapolated(model, shape) == direct
+    direct = flops.count_macs(model, shape)
+    assert flops.count_macs_extrapolated(model, shape) == direct
     assert direct['linear'] > 0 and direct['conv'] > direct['linear']
 
 
@@ -71,7 +74,7 @@ def test_counts_grouped_convs(get_flops):
     model.backbone = torch.nn.Conv3d(3, 3, (3, 3, 3), padding=1, groups=3,
                                      bias=False)
     model.cls_head = torch.nn.Identity()
-    macs = get_flops.count_macs(model, (4, 8, 8))
+    macs = flops.count_macs(model, (4, 8, 8))
     assert macs['conv'] == (3 * 4 * 8 * 8) * 1 * 27
     assert macs['linear'] == 0
 
@@ -79,7 +82,7 @@ def test_counts_grouped_convs(get_flops):
 def test_clip_shape_from_a_fixed_resize_and_unknown_lengths(get_flops):
     steps = [dict(type='SampleFrames', clip_len=8, num_clips=1),
              dict(type='Resize', scale=(40, 32), keep_ratio=False)]
-    assert get_flops._clip_shape(steps) == (8, 32, 40)  # T, H, W
+    assert flops._clip_shape(steps) == (8, 32, 40)  # T, H, W
     # the demo samples whole videos: no fixed length to count
     demo = osp.join(CONFIG_DIR, 'movinet_a0_stream_synthetic.py')
     with pytest.raises(SystemExit, match='SampleAllFrames.*--shape T H W'):

@@ -6,9 +6,11 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-
 from test_demo_pipeline import REPO
 
+from movinet_mm.analysis import search_demo as lib
+
+# the command line; the demo's steps come from the package
 spec = importlib.util.spec_from_file_location(
     'search_demo', osp.join(REPO, 'tools', 'search', 'search_demo.py'))
 demo = importlib.util.module_from_spec(spec)
@@ -17,7 +19,7 @@ spec.loader.exec_module(demo)
 
 @pytest.fixture(scope='module')
 def search_cfg():
-    return Config.fromfile(osp.join(REPO, demo.SEARCH_CONFIG))
+    return Config.fromfile(osp.join(REPO, lib.SEARCH_CONFIG))
 
 
 @pytest.mark.parametrize('argv, message', [
@@ -33,9 +35,9 @@ def test_bad_arguments(argv, message, capsys):
 
 def test_random_architectures_are_within_ten_percent(search_cfg):
     from movinet_mm.search.cost import total_macs
-    target = 0.5 * demo.a0_macs(search_cfg)
-    picked, draws = demo.random_architectures(search_cfg, target, 3, seed=0)
-    again, _ = demo.random_architectures(search_cfg, target, 3, seed=0)
+    target = 0.5 * lib.a0_macs(search_cfg)
+    picked, draws = lib.random_architectures(search_cfg, target, 3, seed=0)
+    again, _ = lib.random_architectures(search_cfg, target, 3, seed=0)
     assert len(picked) == 3 and draws >= 3
     assert [a.describe() for a, _ in picked] == \
         [a.describe() for a, _ in again]  # deterministic by seed
@@ -54,7 +56,7 @@ def test_reused_search_for_another_target_is_an_error(tmp_path):
         dict(target_gmacs=0.0189)))
     args = demo.parse_args(['--reuse-search'])
     with pytest.raises(SystemExit, match='searched for 0.0189 GMACs'):
-        demo.search(None, args, str(work), 0.0094)
+        lib.search(None, args, str(work), 0.0094)
 
 
 def test_user_data_options_override_the_demo_defaults():
@@ -74,7 +76,7 @@ def test_user_data_options_override_the_demo_defaults():
 def test_search_and_training_see_the_same_input(search_cfg):
     """8 frames every 4th frame in the search, the trainings and the test
     (the whole 32-frame video), no crop anywhere."""
-    train_cfg = Config.fromfile(osp.join(REPO, demo.TRAIN_CONFIG))
+    train_cfg = Config.fromfile(osp.join(REPO, lib.TRAIN_CONFIG))
 
     def step(pipeline, name):
         found = [s for s in pipeline if s['type'] == name]

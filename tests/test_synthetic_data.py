@@ -10,6 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from movinet_mm.analysis import synthetic_report as report
+from movinet_mm.analysis import training_curve
+from movinet_mm.datasets import synthetic
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -20,8 +24,8 @@ def _load(path, name):
     return module
 
 
+# the command lines; the library functions come from the package
 gen = _load('tools/data/generate_synthetic.py', 'movinet_generate_synthetic')
-report = _load('tools/data/synthetic_report.py', 'movinet_synthetic_report')
 curve = _load('tools/analysis/plot_training_curve.py', 'movinet_plot_curve')
 
 TINY = ['--train-per-class', '1', '--val-per-class', '1', '--test-per-class',
@@ -50,8 +54,8 @@ def test_writes_videodataset_layout_readable_by_decord(tiny):
     import decord
     with open(osp.join(tiny, 'classes.txt')) as f:
         classes = f.read().split()
-    assert classes == list(gen.ALL_CLASSES)
-    for split in gen.SPLITS:
+    assert classes == list(synthetic.ALL_CLASSES)
+    for split in synthetic.SPLITS:
         with open(osp.join(tiny, f'{split}_list_videos.txt')) as f:
             lines = [line.split() for line in f]
         assert len(lines) == len(classes)
@@ -63,7 +67,7 @@ def test_writes_videodataset_layout_readable_by_decord(tiny):
             assert reader[0].shape == (32, 32, 3)
     with open(osp.join(tiny, 'meta.json')) as f:
         meta = json.load(f)
-    assert meta['pairs'] == [list(p) for p in gen.CLASS_PAIRS]
+    assert meta['pairs'] == [list(p) for p in synthetic.CLASS_PAIRS]
     assert not [n for n in os.listdir(tiny) if 'tmp' in n or 'partial' in n]
 
 
@@ -92,10 +96,10 @@ def test_deterministic_by_seed(tiny, tmp_path):
     assert _digest(other) != _digest(tiny)
 
 
-@pytest.mark.parametrize('a, b', gen.CLASS_PAIRS)
+@pytest.mark.parametrize('a, b', synthetic.CLASS_PAIRS)
 def test_second_class_of_a_pair_is_the_first_played_backwards(a, b):
-    clip_a = gen.render_clip(np.random.default_rng(7), a, 12, 40, 10.0)
-    clip_b = gen.render_clip(np.random.default_rng(7), b, 12, 40, 10.0)
+    clip_a = synthetic.render_clip(np.random.default_rng(7), a, 12, 40, 10.0)
+    clip_b = synthetic.render_clip(np.random.default_rng(7), b, 12, 40, 10.0)
     np.testing.assert_array_equal(clip_b, clip_a[::-1])
     # and the object really moves (or turns, or grows)
     assert np.abs(clip_a[0].astype(int) - clip_a[-1].astype(int)).mean() > 1
@@ -138,7 +142,7 @@ def test_bad_arguments_fail_before_writing(tmp_path, capsys, args, message):
 def test_interrupted_run_leaves_no_annotation_file(tmp_path, monkeypatch):
     out = str(tmp_path / 'cut')
     assert gen.main(['--out', out, *TINY]) == 0  # a complete older set
-    real_write, written = gen.write_avi, []
+    real_write, written = synthetic.write_avi, []
 
     def write_then_die(path, clip, fps):
         if len(written) == 5:
@@ -146,17 +150,17 @@ def test_interrupted_run_leaves_no_annotation_file(tmp_path, monkeypatch):
         written.append(path)
         real_write(path, clip, fps)
 
-    monkeypatch.setattr(gen, 'write_avi', write_then_die)
+    monkeypatch.setattr(synthetic, 'write_avi', write_then_die)
     with pytest.raises(KeyboardInterrupt):
         gen.main(['--out', out, '--seed', '3', *TINY])
     names = os.listdir(out)
     assert not [n for n in names if n.endswith('.txt') and 'list' in n]
     assert 'meta.json' not in names
     assert not [n for n in names if '.tmp' in n]
-    monkeypatch.setattr(gen, 'write_avi', real_write)
+    monkeypatch.setattr(synthetic, 'write_avi', real_write)
     assert gen.main(['--out', out, '--seed', '3', *TINY]) == 0
-    assert gen.is_complete(gen.parse_args(['--out', out, '--seed', '3',
-                                           *TINY]))
+    assert synthetic.is_complete(gen.parse_args(['--out', out, '--seed',
+                                                 '3', *TINY]))
 
 
 def test_fastest_motion_and_largest_objects_render(tmp_path):
@@ -233,8 +237,8 @@ def test_demo_config():
 
 # ----------------------------------------------------------- report, curve
 def test_pair_report_counts_direction_within_found_pairs(tmp_path):
-    classes = list(gen.ALL_CLASSES)
-    pairs = [tuple(p) for p in gen.CLASS_PAIRS]
+    classes = list(synthetic.ALL_CLASSES)
+    pairs = [tuple(p) for p in synthetic.CLASS_PAIRS]
     right, left = classes.index('move_right'), classes.index('move_left')
     up = classes.index('move_up')
     preds = [(right, right), (right, left), (left, left), (left, up)]
@@ -268,9 +272,9 @@ def test_training_curve_merges_resumed_runs(tmp_path):
                             {'acc/top1': 0.3, 'step': 1}, train(3, 2, 5.0)])
     run('20240101_000100', [train(3, 2, 1.5), train(4, 2, 1.2),
                             {'acc/top1': 0.8, 'step': 2}])
-    files = curve.find_scalar_files(str(work))
+    files = training_curve.find_scalar_files(str(work))
     assert len(files) == 2
-    t, v = curve.read_scalars(files)
+    t, v = training_curve.read_scalars(files)
     assert sorted(t) == [1, 2, 3, 4] and t[3]['loss'] == 1.5
     assert {k: x['acc/top1'] for k, x in v.items()} == {1: 0.3, 2: 0.8}
     assert curve.main([str(work)]) == 0

@@ -11,48 +11,17 @@ Memory is the process's peak resident set size (Linux VmHWM), reported
 both in total and above the idle process with the model built ("extra").
 """
 import argparse
-import json
-import subprocess
+import os.path as osp
 import sys
-import time
 
-
-def measure(mode: str, arch: str, size: int, frames: int, chunk: int,
-            threads: int) -> dict:
-    import torch
-
+try:
     import movinet_mm  # noqa: F401
-    from movinet_mm.models import MoViNet, MoViNetHead
-    from movinet_mm.utils.memory import PeakMemory, rss_bytes
+except ImportError:  # a source checkout that is not installed
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
 
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)
-    torch.manual_seed(0)
-    backbone = MoViNet(arch, causal=True, conv_type='2plus1d',
-                       se_type='2plus3d', activation='hard_swish',
-                       gating_activation='hard_sigmoid',
-                       use_positional_encoding=arch in ('a3', 'a4', 'a5'))
-    backbone.init_weights()
-    head = MoViNetHead(600, backbone.out_channels).eval()
-    backbone.eval()
-    baseline = rss_bytes()
-    start = time.perf_counter()
-    with torch.no_grad(), PeakMemory() as peak:
-        if mode == 'stream':
-            state = None
-            for t in range(0, frames, chunk):
-                clip = torch.rand(1, 3, min(chunk, frames - t), size, size)
-                feats, backbone_state = backbone.forward_stream(clip, state)
-                logits, head_state = head.forward_stream(feats, state)
-                state = {**backbone_state, **head_state}
-        else:
-            clip = torch.rand(1, 3, frames, size, size)
-            logits = head(backbone(clip))
-    seconds = time.perf_counter() - start
-    return {'mode': mode, 'frames': frames, 'seconds': seconds,
-            'ms_per_frame': 1000 * seconds / frames,
-            'peak_rss_mib': peak.bytes / 2**20,
-            'extra_mib': (peak.bytes - baseline) / 2**20}
+from movinet_mm.analysis.benchmark_utils import print_result, run_worker
+from movinet_mm.analysis.stream_memory import inference_table, measure_stream_inference
 
 
 def main():
@@ -69,9 +38,9 @@ def main():
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
-        result = measure(args.single[0], args.arch, args.size,
-                         int(args.single[1]), args.chunk, args.threads)
-        print('RESULT ' + json.dumps(result))
+        print_result(measure_stream_inference(
+            args.single[0], args.arch, args.size, int(args.single[1]),
+            args.chunk, args.threads))
         return
     rows = []
     for mode in args.modes:
@@ -79,34 +48,18 @@ def main():
             cmd = [sys.executable, __file__, '--single', mode, str(frames),
                    '--arch', args.arch, '--size', str(args.size), '--chunk',
                    str(args.chunk), '--threads', str(args.threads)]
-            out = subprocess.run(cmd, capture_output=True, text=True)
-            lines = [l for l in out.stdout.splitlines()
-                     if l.startswith('RESULT ')]
-            if out.returncode != 0 or not lines:
-                print(f'{mode} {frames}: failed\n{out.stderr[-2000:]}')
+            r, stderr = run_worker(cmd)
+            if r is None:
+                print(f'{mode} {frames}: failed\n{stderr[-2000:]}')
                 continue
-            rows.append(json.loads(lines[0][7:]))
-            r = rows[-1]
+            rows.append(r)
             print(f'{mode:>6} {frames:>5} frames: {r["seconds"]:8.2f} s, '
                   f'{r["ms_per_frame"]:7.2f} ms/frame, peak RSS '
                   f'{r["peak_rss_mib"]:8.0f} MiB (+{r["extra_mib"]:.0f})',
                   flush=True)
     print(f'\n{args.arch}-stream (2plus1d) at {args.size}x{args.size}, '
           f'stream chunk {args.chunk} frames, {args.threads} threads\n')
-    print('| mode | frames | time (s) | ms/frame | peak RSS (MiB) | '
-          'above idle model (MiB) |')
-    print('|---|---|---|---|---|---|')
-    for r in rows:
-        print(f'| {r["mode"]} | {r["frames"]} | {r["seconds"]:.2f} | '
-              f'{r["ms_per_frame"]:.2f} | {r["peak_rss_mib"]:.0f} | '
-              f'{r["extra_mib"]:.0f} |')
-    for mode in args.modes:
-        mine = [r for r in rows if r['mode'] == mode]
-        if len(mine) >= 2:
-            growth = 100 * (mine[-1]['peak_rss_mib'] /
-                            mine[0]['peak_rss_mib'] - 1)
-            print(f'{mode}: peak RSS grows {growth:+.1f}% from '
-                  f'{mine[0]["frames"]} to {mine[-1]["frames"]} frames')
+    print(inference_table(rows, args.modes))
 
 
 if __name__ == '__main__':

@@ -23,50 +23,23 @@ per video (decoding excluded; batch 1, so videos of any length mix).
 """
 import argparse
 import json
-import time
+import os.path as osp
+import sys
+
+try:
+    import movinet_mm  # noqa: F401  (registers the modules)
+except ImportError:  # a source checkout that is not installed
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    import movinet_mm  # noqa: F401
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.dataset import pseudo_collate
-from mmengine.runner import load_checkpoint
-
-import movinet_mm  # noqa: F401  (registers the modules)
-from mmaction.datasets.transforms import SampleFrames
 from mmaction.registry import DATASETS, MODELS
 from mmaction.utils import register_all_modules
+from mmengine.config import Config, DictAction
+from mmengine.runner import load_checkpoint
 
-
-def window_starts(num_frames: int, clip_len: int, num_clips: int):
-    """Window starts of MMAction2's ``SampleFrames(test_mode=True)``."""
-    sampler = SampleFrames(clip_len, num_clips=num_clips, test_mode=True)
-    return [int(s) for s in sampler._get_test_clips(num_frames, clip_len)]
-
-
-def evaluate(model, inputs: torch.Tensor, chunk_size: int, clip_len: int,
-             num_clips: int) -> dict:
-    """Scores and cost of one video ``[1, C, T, H, W]`` in the three modes."""
-    frames = inputs.shape[2]
-    out = {}
-
-    start = time.perf_counter()
-    logits = model.stream_logits(inputs, [frames], chunk_size).logits
-    out['stream'] = (logits, frames, time.perf_counter() - start)
-
-    start = time.perf_counter()
-    logits = model.cls_head(model.backbone(inputs))
-    out['whole'] = (logits, frames, time.perf_counter() - start)
-
-    start = time.perf_counter()
-    starts = window_starts(frames, clip_len, num_clips)
-    probs = [
-        model.cls_head(model.backbone(inputs[:, :, s:s + clip_len]))
-        .softmax(-1) for s in starts
-    ]
-    # averaged probabilities, as logs so that argmax and softmax agree
-    scores = torch.stack(probs).mean(0).log()
-    computed = sum(min(clip_len, frames - s) for s in starts)
-    out['multi-clip'] = (scores, computed, time.perf_counter() - start)
-    return out
+from movinet_mm.analysis import eval_modes
 
 
 def parse_args():
@@ -88,13 +61,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def training_clip_len(cfg) -> int:
-    for step in cfg.get('train_pipeline', []):
-        if step.get('type') == 'SampleFrames':
-            return int(step['clip_len'])
-    raise ValueError('no SampleFrames in train_pipeline: pass --clip-len')
-
-
 def main():
     args = parse_args()
     register_all_modules()
@@ -108,7 +74,7 @@ def main():
         raise SystemExit(f'{args.config}: streaming needs a causal backbone')
     chunk_size = args.chunk_size or cfg.get('test_cfg', {}).get(
         'chunk_size', 8)
-    clip_len = args.clip_len or training_clip_len(cfg)
+    clip_len = args.clip_len or eval_modes.training_clip_len(cfg)
     if min(chunk_size, clip_len, args.num_clips) < 1:
         raise SystemExit('--chunk-size, --clip-len and --num-clips must be '
                          '>= 1')
@@ -121,59 +87,13 @@ def main():
                     logger='silent')
     model.eval()
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    count = len(dataset) if args.max_videos is None else min(
-        args.max_videos, len(dataset))
-
-    modes = ('stream', 'whole', 'multi-clip')
-    correct = dict.fromkeys(modes, 0)
-    frames = dict.fromkeys(modes, 0)
-    seconds = dict.fromkeys(modes, 0.0)
-    max_diff = 0.0
-    with torch.no_grad():
-        for i in range(count):
-            data = model.data_preprocessor(pseudo_collate([dataset[i]]),
-                                           False)
-            inputs = data['inputs']
-            if inputs.dim() == 6:  # [N, V, C, T, H, W]: the first view
-                inputs = inputs[:, 0]
-            label = int(data['data_samples'][0].gt_label)
-            result = evaluate(model, inputs, chunk_size, clip_len,
-                              args.num_clips)
-            for mode, (scores, computed, secs) in result.items():
-                correct[mode] += int(scores.argmax(-1).item() == label)
-                frames[mode] += computed
-                seconds[mode] += secs
-            max_diff = max(max_diff, (result['stream'][0] -
-                                      result['whole'][0]).abs().max().item())
-            print(f'\r{i + 1}/{count} videos', end='', flush=True)
+    result = eval_modes.compare_eval_modes(
+        model, dataset, chunk_size, clip_len, args.num_clips,
+        args.max_videos, progress=lambda done, count: print(
+            f'\r{done}/{count} videos', end='', flush=True))
     print()
-
-    report = {
-        'config': args.config,
-        'checkpoint': args.checkpoint,
-        'num_videos': count,
-        'chunk_size': chunk_size,
-        'clip_len': clip_len,
-        'num_clips': args.num_clips,
-        'threads': torch.get_num_threads(),
-        'max_abs_diff_stream_whole_logits': max_diff,
-        'modes': {
-            mode: {
-                'top1': correct[mode] / count,
-                'frames_per_video': frames[mode] / count,
-                'ms_per_video': 1000 * seconds[mode] / count,
-            }
-            for mode in modes
-        },
-    }
-    print(f'{count} videos; stream chunks of {chunk_size} frames; '
-          f'multi-clip: {args.num_clips} x {clip_len} frames; '
-          f'{report["threads"]} threads')
-    print(f'{"mode":<12}{"top-1 %":>9}{"frames/video":>14}{"ms/video":>10}')
-    for mode, row in report['modes'].items():
-        print(f'{mode:<12}{100 * row["top1"]:>9.1f}'
-              f'{row["frames_per_video"]:>14.1f}{row["ms_per_video"]:>10.1f}')
-    print(f'max |stream - whole| logits: {max_diff:.2e}')
+    report = dict(config=args.config, checkpoint=args.checkpoint, **result)
+    print(eval_modes.format_report(report))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)

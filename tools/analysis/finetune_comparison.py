@@ -24,12 +24,22 @@ import argparse
 import json
 import os
 import os.path as osp
-import pickle
 import subprocess
 import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+try:
+    import movinet_mm  # noqa: F401
+except ImportError:  # a source checkout that is not installed
+    sys.path.insert(0, REPO)
+
+from movinet_mm.analysis.runs import (  # noqa: E402
+    drop_classifier,
+    dump_top1,
+    last_checkpoint,
+)
+
 PRETRAIN = 'configs/finetune/synthetic_pretrain_motion.py'
 FINETUNE = 'configs/finetune/synthetic_finetune_rotate_scale.py'
 SCRATCH = 'configs/finetune/synthetic_scratch_rotate_scale.py'
@@ -51,28 +61,6 @@ def run(cmd, env):
         sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])
         raise SystemExit(f'failed: {" ".join(cmd)}')
     return time.time() - start
-
-
-def top1(dump: str) -> float:
-    with open(dump, 'rb') as f:
-        results = pickle.load(f)
-    right = sum(int(r['pred_label']) == int(r['gt_label']) for r in results)
-    return 100.0 * right / len(results), len(results)
-
-
-def drop_classifier(src: str, dst: str) -> None:
-    sys.path.insert(0, REPO)
-    from movinet_mm.converters import save_checkpoint
-    from movinet_mm.utils import read_checkpoint
-    state = read_checkpoint(src)['state_dict']
-    kept = {k: v for k, v in state.items()
-            if not k.startswith('cls_head.fc_cls.')}
-    save_checkpoint({'state_dict': kept, 'meta': {'source': src}}, dst)
-
-
-def last_checkpoint(work_dir: str) -> str:
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
 
 
 def main(argv=None):
@@ -109,7 +97,7 @@ def main(argv=None):
         run([py, 'tools/test.py', config,
              last_checkpoint(osp.join(REPO, work)), '--work-dir', work,
              '--dump', dump], env)
-        acc, videos = top1(dump)
+        acc, videos = dump_top1(dump)
         rows[name] = dict(train_s=seconds, test_top1=acc, test_videos=videos)
     out = osp.join(REPO, args.work_root, 'finetune_comparison.json')
     with open(out, 'w') as f:
