@@ -14,7 +14,6 @@ before anything is written. The output is a tensor-only state dict
 ``mim test movinet_mm ENSEMBLE_CONFIG --checkpoint ensemble.pth``.
 """
 import argparse
-import hashlib
 import os
 import os.path as osp
 import sys
@@ -108,8 +107,8 @@ def save_atomic(obj, path: str) -> str:
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    from movinet_mm.utils import sha256_file
+    return sha256_file(path)
 
 
 def main(argv=None):

@@ -6,7 +6,6 @@ map it strictly onto a freshly built recognizer (:mod:`.tf_checkpoint`),
 reshape it to the requested conv type, and save a tensor-only checkpoint
 atomically (:func:`save_checkpoint`).
 """
-import hashlib
 import os
 import re
 import tempfile
@@ -18,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.backbones.movinet_arch import ARCH_SPECS, backbone_settings
+from ..utils.files import sha256_file
 from .tf_checkpoint import SUFFIX, tf_to_torch_state_dict
 from .tf_reader import load_tf_checkpoint
 
@@ -27,19 +28,13 @@ __all__ = ['ConversionError', 'CheckpointInfo', 'inspect_tf_vars',
 
 MODES = ('base', 'stream')
 STREAM_CONV_TYPES = ('2plus1d', '3d_2plus1d')
-# the conv type of configs/movinet_*_stream_k600.py
-DEFAULT_STREAM_CONV_TYPE = '3d_2plus1d'
+DEFAULT_STREAM_CONV_TYPE = backbone_settings(None, True)['conv_type']
 CLASSIFIER_KEYS = ('cls_head.fc_cls.weight', 'cls_head.fc_cls.bias')
 _LAYER = re.compile(r'^model/layer_with_weights-0/layer_with_weights-(\d+)/')
 
 
 class ConversionError(ValueError):
     """The checkpoint does not fit the requested model (or is unusable)."""
-
-
-def _arch_specs():
-    from movinet_mm.models import ARCH_SPECS
-    return ARCH_SPECS
 
 
 @dataclass
@@ -103,7 +98,7 @@ def inspect_tf_vars(tf_vars: Mapping[str, np.ndarray]) -> CheckpointInfo:
                 'model/layer_with_weights-1/_classifier/_conv/_conv/kernel'):
         if key in model_vars:
             num_classes = int(model_vars[key].shape[-1])
-    archs = tuple(a for a, s in _arch_specs().items()
+    archs = tuple(a for a, s in ARCH_SPECS.items()
                   if s.num_layers == num_block_layers)
     return CheckpointInfo(
         num_variables=len(model_vars),
@@ -118,25 +113,20 @@ def build_model(arch: str, mode: str, conv_type: Optional[str] = None,
                 num_classes: int = 600) -> nn.Module:
     """A movinet_mm recognizer of the official architecture ``arch``/``mode``.
 
-    Base: non-causal, 3D convs and SE, swish / sigmoid. Stream: causal,
-    ``conv_type`` '2plus1d' or '3d_2plus1d', SE '2plus3d', hard swish /
-    hard sigmoid, positional encoding for a3-a5. The classifier head uses
-    swish in both, as the official ``MovinetClassifier`` does by default.
+    The backbone has the official settings (``backbone_settings``; a stream
+    model takes ``conv_type`` '2plus1d' or '3d_2plus1d'). The classifier
+    head uses swish in both, as the official ``MovinetClassifier`` does by
+    default.
     """
     import movinet_mm  # noqa: F401  (registers the modules)
     from mmaction.registry import MODELS
     from mmengine.registry import DefaultScope
 
-    spec = _arch_specs()[arch]
-    if mode == 'base':
-        backbone = dict(type='MoViNet', arch=arch)
-    else:
-        backbone = dict(
-            type='MoViNet', arch=arch, causal=True,
-            conv_type=conv_type or DEFAULT_STREAM_CONV_TYPE,
-            se_type='2plus3d', activation='hard_swish',
-            gating_activation='hard_sigmoid',
-            use_positional_encoding=arch in ('a3', 'a4', 'a5'))
+    spec = ARCH_SPECS[arch]
+    backbone = dict(type='MoViNet', arch=arch,
+                    **backbone_settings(arch, mode == 'stream'))
+    if mode == 'stream' and conv_type:
+        backbone['conv_type'] = conv_type
     cfg = dict(
         type='MoViNetRecognizer', backbone=backbone,
         cls_head=dict(type='MoViNetHead', num_classes=num_classes,
@@ -160,7 +150,7 @@ def _likely_causes(info: CheckpointInfo, arch: str, mode: str) -> List[str]:
             'but --mode stream was given (the causal-3D '
             '*_stream_legacy checkpoints have this layout too; they are '
             'not supported)')
-    num_layers = _arch_specs()[arch].num_layers
+    num_layers = ARCH_SPECS[arch].num_layers
     if info.num_block_layers != num_layers:
         guess = (f'arch {" or ".join(info.arch_guess)}' if info.arch_guess
                  else 'no known arch')
@@ -168,7 +158,8 @@ def _likely_causes(info: CheckpointInfo, arch: str, mode: str) -> List[str]:
             f'variable count suggests {guess}: the checkpoint has '
             f'{info.num_block_layers} block layers, {arch} has {num_layers}, '
             f'but --arch {arch} was given')
-    wants_pe = mode == 'stream' and arch in ('a3', 'a4', 'a5')
+    wants_pe = backbone_settings(arch, mode == 'stream')[
+        'use_positional_encoding']
     if info.mode == mode and info.num_block_layers == num_layers and \
             wants_pe != info.positional_encoding:
         causes.append(
@@ -213,7 +204,7 @@ def convert_tf_checkpoint(src: str,
         FileNotFoundError, CheckpointError (unreadable), ConversionError
         (does not fit): all before anything is written.
     """
-    specs = _arch_specs()
+    specs = ARCH_SPECS
     if arch not in specs:
         raise ConversionError(f'unknown arch {arch!r}: one of '
                               f'{", ".join(specs)}')
@@ -309,14 +300,6 @@ def convert_tf_checkpoint(src: str,
     from movinet_mm.version import __version__
     meta['movinet_mm_version'] = __version__
     return Conversion(state_dict, meta, info, summary)
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_checkpoint(checkpoint: dict, dst: str) -> str:

@@ -28,6 +28,8 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from ..utils.errors import CheckpointError
+
 __all__ = ['CheckpointError', 'load_tf_checkpoint', 'read_bundle',
            'TensorEntry', 'crc32c']
 
@@ -53,10 +55,6 @@ _DTYPES = {
     23: np.dtype('<u8'),  # DT_UINT64
 }
 _SKIPPED_DTYPES = {7: 'string', 20: 'resource', 21: 'variant'}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read (missing, corrupt, unsupported)."""
 
 
 # --------------------------------------------------------------------------

@@ -26,10 +26,12 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
-from .inference import MIN_FRAME_SIZE, build_inference_model
+from ..datasets.frames import describe_preprocessing
+from ..models.backbones.movinet_arch import MIN_FRAME_SIZE
+from ..utils.files import sha256_file
+from .inference import build_inference_model
 from .meta import (FORMAT_VERSION, META_FILE, DeployError,
-                   class_names_from_config, dtype_name,
-                   preprocessing_from_config, sha256_of, state_output_name,
+                   class_names_from_config, dtype_name, state_output_name,
                    tensor_spec, write_json)
 
 BACKENDS = ('onnx', 'openvino', 'executorch')
@@ -178,7 +180,7 @@ def build_meta(model: nn.Module, backend: str, mode: str,
         states = []
         input_specs = [tensor_spec('video', (1, 3, frames, h, w), 'float32')]
         output_specs = [tensor_spec('logits', (1, num_classes), 'float32')]
-    preprocessing = (preprocessing_from_config(cfg, (h, w))
+    preprocessing = (describe_preprocessing(cfg, (h, w))
                      if cfg is not None else None)
     if class_names is None and cfg is not None:
         class_names = class_names_from_config(cfg, num_classes)
@@ -205,7 +207,7 @@ def build_meta(model: nn.Module, backend: str, mode: str,
         source=dict(
             config=osp.abspath(config_path) if config_path else None,
             checkpoint=osp.abspath(checkpoint) if checkpoint else None,
-            checkpoint_sha256=sha256_of(checkpoint) if checkpoint else None),
+            checkpoint_sha256=sha256_file(checkpoint) if checkpoint else None),
         movinet_mm_version=__version__,
         torch_version=torch.__version__,
     )

@@ -16,111 +16,21 @@ Written next to every exported model file; read by
   frame counts, float32 buffers), ``frame_size`` [H, W], ``frames``;
 - ``preprocessing``: how decoded RGB uint8 frames become the input (short-
   side or fixed resize, centre crop, ``(x - mean) / std``, the frame
-  interval, and the config's test pipeline as written);
+  interval: :func:`movinet_mm.datasets.frames.describe_preprocessing`;
+  ``test_pipeline``, the config's as written, only for the record);
 - ``class_names`` (or null), ``num_classes``, ``source`` (config path,
   checkpoint path and SHA-256), ``movinet_mm_version``, ``torch_version``.
 """
-import hashlib
 import json
 import os
 import os.path as osp
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..utils.errors import DeployError
+
 FORMAT_VERSION = 1
 META_FILE = 'meta.json'
-
-
-class DeployError(ValueError):
-    """Bad input to an export or a runtime: a one-line explanation."""
-
-
-def _find(pipeline: Sequence[dict], *types: str) -> Optional[dict]:
-    for step in pipeline:
-        if step.get('type') in types:
-            return step
-    return None
-
-
-def _hw(size) -> List[int]:
-    """mmcv sizes are (w, h) or one int."""
-    if isinstance(size, int):
-        return [size, size]
-    w, h = size
-    return [int(h), int(w)]
-
-
-def test_pipeline_of(cfg) -> List[dict]:
-    pipeline = cfg.get('test_pipeline')
-    if not pipeline:
-        pipeline = cfg.test_dataloader.dataset.get('pipeline', [])
-    return [dict(step) for step in pipeline]
-
-
-def preprocessing_from_config(cfg, frame_size: Sequence[int]) -> Dict[str, Any]:
-    """The test-time preprocessing of ``cfg``, for inputs of ``frame_size``.
-
-    When the config's pipeline produces another size than ``frame_size`` the
-    resize and crop are scaled to it (``adapted`` says so).
-    """
-    pipeline = test_pipeline_of(cfg)
-    frame_size = [int(s) for s in frame_size]
-    resize_step = _find(pipeline, 'Resize')
-    crop_step = _find(pipeline, 'CenterCrop')
-    sampler = _find(pipeline, 'SampleFrames', 'SampleAllFrames',
-                    'UniformSample')
-    resize = crop = None
-    if resize_step is not None:
-        scale = resize_step.get('scale')
-        keep_ratio = resize_step.get('keep_ratio', True)
-        if isinstance(scale, (tuple, list)) and -1 in tuple(scale):
-            resize = dict(type='short_side', size=int(max(scale)))
-        elif not keep_ratio and isinstance(scale, (tuple, list)):
-            resize = dict(type='fixed', size=_hw(scale))
-        else:
-            raise DeployError(
-                f'the test pipeline step {resize_step} cannot be described '
-                'for a runtime; expected Resize(scale=(-1, S)) (short side) '
-                'or Resize(scale=(W, H), keep_ratio=False)')
-    if crop_step is not None:
-        crop = dict(type='center', size=_hw(crop_step['crop_size']))
-    produced = (crop['size'] if crop else
-                resize['size'] if resize and resize['type'] == 'fixed'
-                else None)
-    adapted = produced != frame_size
-    if adapted:
-        if crop is not None and resize is not None and \
-                resize['type'] == 'short_side':
-            ratio = resize['size'] / min(crop['size'])
-            resize = dict(type='short_side',
-                          size=int(round(min(frame_size) * ratio)))
-            crop = dict(type='center', size=frame_size)
-        elif resize is not None and resize['type'] == 'fixed' and crop is None:
-            resize = dict(type='fixed', size=frame_size)
-        else:
-            resize = dict(type='short_side', size=min(frame_size))
-            crop = dict(type='center', size=frame_size)
-    pre = cfg.model.get('data_preprocessor', {}) or {}
-    mean = [float(v) for v in (pre.get('mean') or [0.0, 0.0, 0.0])]
-    std = [float(v) for v in (pre.get('std') or [1.0, 1.0, 1.0])]
-    return dict(
-        color='RGB',
-        input='uint8 RGB frames [H, W, 3] as decoded',
-        resize=resize,
-        crop=crop,
-        interpolation='bilinear',
-        normalize='(x - mean) / std, per channel',
-        mean=mean,
-        std=std,
-        value_range=[[(0.0 - m) / s, (255.0 - m) / s]
-                     for m, s in zip(mean, std)],
-        layout='NCTHW',
-        frame_interval=int(sampler.get('frame_interval', 1)) if sampler
-        else 1,
-        clip_len=sampler.get('clip_len') if sampler else None,
-        adapted=adapted,
-        test_pipeline=pipeline,
-    )
 
 
 def class_names_from_config(cfg, num_classes: int) -> Optional[List[str]]:
@@ -142,14 +52,6 @@ def class_names_from_config(cfg, num_classes: int) -> Optional[List[str]]:
     if not names or len(names) != num_classes:
         return None
     return [str(n) for n in names]
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def tensor_spec(name: str, shape: Sequence[Optional[int]], dtype: str) -> dict:

@@ -29,7 +29,6 @@ kernels use ``VPMADDUBSW``, whose int16 pair sums can saturate;
 ``reduce_range='auto'`` then quantizes the weights to 7 bits (onnxruntime's
 advice); with VNNI/AMX (or on ARM) it keeps 8 bits.
 """
-import hashlib
 import os
 import os.path as osp
 import shutil
@@ -38,6 +37,10 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
+from ..datasets.frames import FramePipeline as _FramePipeline
+from ..datasets.frames import input_range, read_video
+from ..utils.errors import UnreadableVideoError
+from ..utils.files import sha256_file
 from .meta import META_FILE, DeployError, read_meta, write_json
 
 ACTIVATION_TYPES = ('uint8', 'int8')
@@ -48,97 +51,9 @@ POOL_PATH_OPS = ('Reshape', 'Add', 'Div', 'Cast', 'Unsqueeze', 'Squeeze',
 HEAD_OPS = ('Gemm', 'MatMul')
 
 
-class VideoReadError(DeployError):
-    """A video that cannot be decoded (named in the message)."""
-
-
-# ------------------------------------------------------------ preprocessing
-class FramePipeline:
-    """Decoded uint8 RGB frames -> the model input, as ``meta.json`` says.
-
-    The same steps as the config's test pipeline (MMAction2 ``Resize`` /
-    ``CenterCrop`` through mmcv, then the data preprocessor's mean/std),
-    on every ``frame_interval``-th frame from the first (``SampleAllFrames``).
-    """
-
-    def __init__(self, preprocessing: Optional[Dict[str, Any]],
-                 frame_size: Sequence[int]):
-        if not preprocessing:
-            raise DeployError('meta.json has no preprocessing (exported '
-                              'without a config): cannot prepare videos for '
-                              'this model')
-        self.pre = preprocessing
-        self.frame_size = tuple(int(s) for s in frame_size)
-        self.interval = max(1, int(preprocessing.get('frame_interval') or 1))
-        self.mean = np.asarray(preprocessing['mean'], np.float32)
-        self.std = np.asarray(preprocessing['std'], np.float32)
-
-    def frame_indices(self, total: int) -> np.ndarray:
-        return np.arange(0, total, self.interval)
-
-    def _resize(self, frame: np.ndarray) -> np.ndarray:
-        import mmcv
-        resize = self.pre.get('resize')
-        if resize is None:
-            return frame
-        h, w = frame.shape[:2]
-        if resize['type'] == 'fixed':
-            new_h, new_w = resize['size']
-        elif resize['type'] == 'short_side':
-            new_w, new_h = mmcv.rescale_size((w, h),
-                                             (np.inf, resize['size']))
-        else:
-            raise DeployError(f'unknown resize {resize} in meta.json')
-        if (new_h, new_w) == (h, w):
-            return frame
-        return mmcv.imresize(frame, (int(new_w), int(new_h)),
-                             interpolation='bilinear')
-
-    def _crop(self, frame: np.ndarray) -> np.ndarray:
-        crop = self.pre.get('crop')
-        if crop is None:
-            return frame
-        ch, cw = crop['size']
-        h, w = frame.shape[:2]
-        top, left = max(0, (h - ch) // 2), max(0, (w - cw) // 2)
-        return frame[top:top + ch, left:left + cw]
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """``[T, H, W, 3]`` uint8 (already sampled) -> ``[1, 3, T, h, w]``."""
-        out = []
-        for frame in frames:
-            frame = self._crop(self._resize(np.asarray(frame)))
-            if frame.shape[:2] != self.frame_size:
-                raise DeployError(
-                    f'preprocessing gave {frame.shape[0]}x{frame.shape[1]} '
-                    f'frames, the model takes {self.frame_size[0]}x'
-                    f'{self.frame_size[1]}')
-            out.append((frame.astype(np.float32) - self.mean) / self.std)
-        clip = np.stack(out).transpose(3, 0, 1, 2)[None]
-        return np.ascontiguousarray(clip, dtype=np.float32)
-
-
-def read_video(path: str, pipeline: FramePipeline,
-               max_frames: Optional[int] = None) -> np.ndarray:
-    """The sampled, preprocessed frames of a video, ``[1, 3, T, h, w]``."""
-    import decord
-    if not osp.isfile(path):
-        raise VideoReadError(f'{path}: no such video file')
-    try:
-        reader = decord.VideoReader(path, num_threads=1)
-        indices = pipeline.frame_indices(len(reader))
-        if max_frames is not None:
-            indices = indices[:max_frames]
-        if len(indices) == 0:
-            raise VideoReadError(f'{path}: the video has no frames')
-        frames = reader.get_batch(list(indices)).asnumpy()
-    except VideoReadError:
-        raise
-    except Exception as error:  # noqa: BLE001 - decord raises many types
-        first = (str(error).strip().splitlines() or [type(error).__name__])
-        raise VideoReadError(f'{path}: cannot decode ({first[0][:200]})') \
-            from None
-    return pipeline(frames)
+# the old names: FramePipeline(preprocessing, frame_size), VideoReadError
+FramePipeline = _FramePipeline.from_description
+VideoReadError = UnreadableVideoError
 
 
 def videos_from_ann_file(ann_file: str, data_prefix: str = '') -> List[tuple]:
@@ -254,8 +169,7 @@ class StreamCalibrationReader(_ChunkedReader):
         if self.runtime.mode != 'stream':
             raise DeployError(f'{model_dir} holds a {self.runtime.mode} '
                               'model; int8 calibration streams a stream model')
-        self.pipeline = FramePipeline(self.runtime.meta.get('preprocessing'),
-                                      self.runtime.frame_size)
+        self.pipeline = _FramePipeline.from_meta(self.runtime.meta)
         self.input_names = list(self.runtime.meta.get('input_names') or
                                 ['image', *self.runtime.state_names])
         self.videos = list(videos)
@@ -266,7 +180,7 @@ class StreamCalibrationReader(_ChunkedReader):
         for path in self.videos:
             try:
                 clip = read_video(path, self.pipeline, self.max_frames)
-            except VideoReadError as error:
+            except UnreadableVideoError as error:
                 self.skipped.append(str(error))
                 if log:
                     log(f'skipped: {error}')
@@ -301,12 +215,8 @@ class RandomFrameReader(_ChunkedReader):
         self.runtime = load_runtime(model_dir, 'onnxruntime')
         self.input_names = list(self.runtime.meta.get('input_names') or
                                 ['image', *self.runtime.state_names])
-        pre = self.runtime.meta.get('preprocessing') or {}
-        low, high = 0.0, 1.0
-        if pre.get('value_range'):
-            low = min(r[0] for r in pre['value_range'])
-            high = max(r[1] for r in pre['value_range'])
-        self.range = (low, high)
+        pre = self.runtime.meta.get('preprocessing')
+        self.range = input_range(pre) if pre else (0.0, 1.0)
         self.frames = frames
         self.rng = np.random.default_rng(seed)
         self.skipped: List[str] = []
@@ -370,14 +280,6 @@ def cpu_has_vnni() -> bool:
     except OSError:
         pass
     return False
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------- driver
@@ -512,7 +414,7 @@ def quantize_stream_model(model_dir: str, out: str,
             float_nodes=keep_float,
             quantize_head=quantize_head,
             source_model=osp.abspath(src),
-            source_model_sha256=_sha256(src),
+            source_model_sha256=sha256_file(src),
         )
         write_json(osp.join(tmp, META_FILE), qmeta)
         _check_loads(tmp)

@@ -37,8 +37,10 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
-from movinet_mm.models.backbones.movinet_arch import (ArchSpec, BlockSpec,
-                                                      LayerSpec)
+from movinet_mm.models.backbones.movinet_arch import (MIN_FRAME_SIZE, ArchSpec,
+                                                      BlockSpec, LayerSpec,
+                                                      arch_from_dict,
+                                                      arch_to_dict)
 
 Triple = Tuple[int, int, int]
 
@@ -50,7 +52,7 @@ EXPANSION_RATIOS: Tuple[float, ...] = (2.0, 2.25, 2.4, 2.5, 8 / 3, 3.0,
                                        10 / 3, 4.0)
 WIDTH_MULTIPLIERS: Tuple[float, ...] = (0.75, 1.0, 1.25)
 MAX_LAYERS_PER_BLOCK = 10
-MIN_RESOLUTION = 32  # five stride-2 layers
+MIN_RESOLUTION = MIN_FRAME_SIZE
 
 
 class SearchSpaceError(ValueError):
@@ -266,38 +268,6 @@ def _as_lists(value):
 
 
 # ---------------------------------------------------------- architectures
-def arch_to_dict(arch: ArchSpec) -> dict:
-    """The ``MoViNet(arch=dict(...))`` form of an ``ArchSpec``."""
-    return dict(
-        stem_channels=arch.stem_channels,
-        blocks=[dict(out_channels=b.out_channels,
-                     layers=[[l.expand_channels, list(l.kernel_size),
-                              list(l.stride)] for l in b.layers])
-                for b in arch.blocks],
-        project_channels=arch.project_channels,
-        head_channels=arch.head_channels,
-        resolution=arch.resolution)
-
-
-def arch_from_dict(cfg: Mapping) -> ArchSpec:
-    try:
-        blocks = tuple(
-            BlockSpec(int(b['out_channels']),
-                      tuple(LayerSpec(int(e), tuple(int(v) for v in k),
-                                      tuple(int(v) for v in s))
-                            for e, k, s in b['layers']))
-            for b in cfg['blocks'])
-        return ArchSpec(int(cfg['stem_channels']), blocks,
-                        int(cfg['project_channels']),
-                        int(cfg['head_channels']),
-                        int(cfg.get('resolution', 0)))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f'not a MoViNet architecture table ({error!r}); '
-                         'expected stem_channels, blocks=[dict(out_channels, '
-                         'layers=[[expand, [kt, kh, kw], [1, sh, sw]], ...])]'
-                         ', project_channels, head_channels') from None
-
-
 @dataclass(frozen=True)
 class Architecture:
     """A network of the space and its input."""

@@ -7,25 +7,29 @@ file looks like (arch guessed from the tensor shapes, base or stream, conv
 type, classes) against what the model builds. Non-strict loading (fine-tuning)
 ends with a one-line summary of what was not loaded.
 
-``models/`` never imports this module; it only reads ``ARCH_SPECS`` tables.
+The architectures a description can name are registered by
+``movinet_mm.models`` (:func:`register_archs`): utils imports no models.
 """
 import logging
 import os.path as osp
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from ..models.backbones.movinet_arch import ARCH_SPECS
+from .errors import CheckpointError
 
 MODULE_PREFIX = re.compile(r'^module\.')
 STEM_KEY = 'stem.conv.weight'
+# name -> arch table (stem_channels, blocks, project_channels)
+KNOWN_ARCHS: Dict[str, Any] = {}
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read, or does not fit its model."""
+def register_archs(archs: Mapping[str, Any]) -> None:
+    """Let checkpoint descriptions name these architectures."""
+    KNOWN_ARCHS.update(archs)
 
 
 # ------------------------------------------------------------------ reading
@@ -98,7 +102,7 @@ class BackboneSummary:
         extras = [self.conv_type, f'SE {self.se_type}']
         if self.positional_encoding:
             extras.append('pos. enc.')
-        arch = self.arch.upper() if self.arch in ARCH_SPECS else self.arch
+        arch = self.arch.upper() if self.arch in KNOWN_ARCHS else self.arch
         text = f'MoViNet-{arch} {self.kind} ({", ".join(extras)})'
         if self.num_classes is not None:
             text += f', {self.num_classes} classes'
@@ -129,7 +133,7 @@ def _guess_arch(state: Mapping[str, Tensor], prefix: str) -> str:
         blocks.append((out, expands))
     project_key = prefix + 'project.conv.weight'
     project = state[project_key].shape[0] if project_key in state else None
-    for name, spec in ARCH_SPECS.items():
+    for name, spec in KNOWN_ARCHS.items():
         table = [(b.out_channels, tuple(layer.expand_channels
                                         for layer in b.layers))
                  for b in spec.blocks]

@@ -64,10 +64,11 @@ def evaluate(models, videos, threads=None, log=None) -> dict:
     ``[(dir, backend)]``; returns per-model top-1 and agreement."""
     import numpy as np
 
+    from movinet_mm.datasets.frames import FramePipeline, read_video
     from movinet_mm.deploy.meta import DeployError
-    from movinet_mm.deploy.quantize import (FramePipeline, VideoReadError,
-                                            quantization_summary, read_video)
+    from movinet_mm.deploy.quantize import quantization_summary
     from movinet_mm.deploy.runtime import load_runtime
+    from movinet_mm.utils.errors import UnreadableVideoError
     runtimes = []
     for model_dir, backend in models:
         rt = load_runtime(model_dir, backend, num_threads=threads)
@@ -75,11 +76,8 @@ def evaluate(models, videos, threads=None, log=None) -> dict:
             raise DeployError(f'{model_dir} holds a {rt.mode} model; this '
                               'tool streams stream models')
         runtimes.append(rt)
-    pipelines = [FramePipeline(rt.meta.get('preprocessing'), rt.frame_size)
-                 for rt in runtimes]
-    keys = [json.dumps([p.pre.get('resize'), p.pre.get('crop'),
-                        p.pre.get('mean'), p.pre.get('std'), p.interval,
-                        p.frame_size], sort_keys=True) for p in pipelines]
+    pipelines = [FramePipeline.from_meta(rt.meta) for rt in runtimes]
+    keys = [p.key for p in pipelines]
     predictions = [[] for _ in runtimes]
     labels, skipped, names = [], [], []
     start = time.perf_counter()
@@ -90,7 +88,7 @@ def evaluate(models, videos, threads=None, log=None) -> dict:
             for key, pipeline in zip(keys, pipelines):
                 if key not in clips:
                     clips[key] = read_video(path, pipeline)
-        except VideoReadError as error:
+        except UnreadableVideoError as error:
             skipped.append(str(error))
             if log:
                 log(f'skipped: {error}')

@@ -31,16 +31,9 @@ from mmaction.datasets.transforms import DecordDecode, DecordInit
 from mmaction.registry import TRANSFORMS
 from mmengine.logging import print_log
 
+from ...utils.errors import UnreadableVideoError
+
 ON_ERROR = ('raise', 'skip')
-
-
-class UnreadableVideoError(RuntimeError):
-    """A video file that cannot be opened or decoded; the message names it."""
-
-    def __init__(self, path: str, reason: str):
-        super().__init__(f'cannot read video {path}: {reason}')
-        self.path = path
-        self.reason = reason
 
 
 def _check_on_error(on_error: str) -> str:

@@ -4,9 +4,16 @@ The tables follow ``BLOCK_SPECS`` of the official TensorFlow ``movinet.py``
 (tensorflow/models, official/projects/movinet). Each block lists its output
 channels and its layers as (expand channels, kernel (t, h, w), stride); the
 input channels of a layer are the output channels of the layer before it.
+
+Next to the tables: the official base and stream settings of the backbone
+(:func:`backbone_settings`), the smallest frame size (``MIN_FRAME_SIZE``) and
+the ``MoViNet(arch=dict(...))`` form of a table (:func:`arch_to_dict`,
+:func:`arch_from_dict`).
 """
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, Mapping, Optional, Tuple
+
+from ...utils.checkpoint import register_archs
 
 Triple = Tuple[int, int, int]
 
@@ -21,6 +28,9 @@ S2: Triple = (1, 2, 2)
 
 STEM_KERNEL: Triple = (1, 3, 3)
 STEM_STRIDE: Triple = (1, 2, 2)
+
+MIN_FRAME_SIZE = 32  # five stride-2 layers: 32 px end as one cell
+POSITIONAL_ENCODING_ARCHS = ('a3', 'a4', 'a5')  # in their stream models
 
 
 @dataclass(frozen=True)
@@ -186,3 +196,59 @@ ARCH_SPECS: Dict[str, ArchSpec] = {
         head_channels=1024,
         resolution=160),
 }
+register_archs(ARCH_SPECS)  # checkpoint descriptions name them
+
+
+def backbone_settings(arch: Optional[str], stream: bool) -> dict:
+    """The official ``MoViNet`` settings of a base or stream model.
+
+    Stream: causal, '3d_2plus1d' convs (the training form; '2plus1d' holds
+    the same weights), SE '2plus3d', hard swish / hard sigmoid. Base:
+    non-causal, 3D convs and SE, swish / sigmoid. With an ``arch`` also
+    ``use_positional_encoding`` (stream A3-A5).
+    """
+    if stream:
+        settings = dict(causal=True, conv_type='3d_2plus1d',
+                        se_type='2plus3d', activation='hard_swish',
+                        gating_activation='hard_sigmoid')
+    else:
+        settings = dict(causal=False, conv_type='3d', se_type='3d',
+                        activation='swish', gating_activation='sigmoid')
+    if arch is not None:
+        settings['use_positional_encoding'] = \
+            stream and arch in POSITIONAL_ENCODING_ARCHS
+    return settings
+
+
+def arch_to_dict(arch: ArchSpec) -> dict:
+    """The ``MoViNet(arch=dict(...))`` form of an ``ArchSpec``."""
+    return dict(
+        stem_channels=arch.stem_channels,
+        blocks=[dict(out_channels=b.out_channels,
+                     layers=[[layer.expand_channels, list(layer.kernel_size),
+                              list(layer.stride)] for layer in b.layers])
+                for b in arch.blocks],
+        project_channels=arch.project_channels,
+        head_channels=arch.head_channels,
+        resolution=arch.resolution)
+
+
+def arch_from_dict(cfg: Mapping) -> ArchSpec:
+    """The ``ArchSpec`` of a ``MoViNet(arch=dict(...))`` table."""
+    try:
+        blocks = tuple(
+            BlockSpec(int(b['out_channels']),
+                      tuple(LayerSpec(int(e), tuple(int(v) for v in k),
+                                      tuple(int(v) for v in s))
+                            for e, k, s in b['layers']))
+            for b in cfg['blocks'])
+        return ArchSpec(int(cfg['stem_channels']), blocks,
+                        int(cfg['project_channels']),
+                        int(cfg['head_channels']),
+                        int(cfg.get('resolution', 0)))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f'not a MoViNet architecture table ({error!r}); '
+                         'expected stem_channels, blocks=[dict(out_channels, '
+                         'layers=[[expand, [kt, kh, kw], [1, sh, sw]], ...])]'
+                         ', project_channels, head_channels') from None
+
