@@ -44,6 +44,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from movinet_mm.models.backbones.movinet_arch import MIN_FRAME_SIZE
+
 # Class pairs (a, b): a clip of b is a clip of a played backwards.
 CLASS_PAIRS: Tuple[Tuple[str, str], ...] = (
     ('move_right', 'move_left'),
@@ -56,7 +58,7 @@ ALL_CLASSES: Tuple[str, ...] = (
     'rotate_counterclockwise', 'approach', 'recede')
 REVERSED_OF = {b: a for a, b in CLASS_PAIRS}
 SPLITS = ('train', 'val', 'test')
-MIN_SIZE = 32  # MoViNets stride 32 in space: smaller frames cannot be fed
+MIN_SIZE = MIN_FRAME_SIZE  # smaller frames cannot be fed to a MoViNet
 MIN_FRAMES = 8
 FORMAT_VERSION = 1
 DEFAULT_OBJECT_SCALE = (0.1, 0.18)  # object radius, fraction of the frame

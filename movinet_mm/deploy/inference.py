@@ -39,8 +39,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..models.backbones.movinet_arch import MIN_FRAME_SIZE
+
 MODES = ('stream', 'clip')
-MIN_FRAME_SIZE = 32
 States = Dict[str, Tensor]
 
 

@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
-from movinet_mm.models.backbones.movinet_arch import (ArchSpec, BlockSpec,
+from movinet_mm.models.backbones.movinet_arch import (MIN_FRAME_SIZE, ArchSpec,
+                                                     BlockSpec,
                                                       LayerSpec)
 
 from .cost import total_macs
@@ -49,7 +50,7 @@ def scale(base: Architecture, c: Coefficients) -> Architecture:
             round_width(block.out_channels * c.width),
             tuple(LayerSpec(round_width(l.expand_channels * c.width),
                             l.kernel_size, l.stride) for l in layers)))
-    resolution = max(32, round_width(base.resolution * c.resolution))
+    resolution = max(MIN_FRAME_SIZE, round_width(base.resolution * c.resolution))
     frames = max(1, round(base.frames * c.frames))
     scaled = ArchSpec(round_width(arch.stem_channels * c.width),
                       tuple(blocks),

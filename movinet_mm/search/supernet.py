@@ -36,6 +36,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from movinet_mm.models.backbones.movinet import he_normal_
+from movinet_mm.models.backbones.movinet_arch import backbone_settings
 from movinet_mm.models.heads.movinet_head import init_head_weights
 from movinet_mm.models.layers.activations import build_activation
 from movinet_mm.models.layers.conv import (conv_frames, conv_time,
@@ -57,11 +58,7 @@ def kernel_key(kernel: Sequence[int]) -> str:
 
 def network_defaults(causal: bool) -> dict:
     """The official base / stream settings."""
-    if causal:
-        return dict(causal=True, conv_type='3d_2plus1d', se_type='2plus3d',
-                    activation='hard_swish', gating_activation='hard_sigmoid')
-    return dict(causal=False, conv_type='3d', se_type='3d',
-                activation='swish', gating_activation='sigmoid')
+    return backbone_settings(None, causal)
 
 
 def recognizer_cfg(arch, num_classes: int, network: Mapping,

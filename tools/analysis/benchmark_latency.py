@@ -56,6 +56,7 @@ except ImportError:  # a source checkout that is not installed
 from movinet_mm.analysis import latency
 from movinet_mm.analysis.benchmark_utils import print_result, write_json
 from movinet_mm.analysis.latency import DEFAULT_SIZES, STREAM_BACKENDS
+from movinet_mm.models.backbones.movinet_arch import MIN_FRAME_SIZE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,8 +101,9 @@ def parse_args(argv=None):
     for name in ('warmup', 'frames', 'clip_frames', 'clip_runs'):
         if getattr(args, name) < (0 if name == 'warmup' else 1):
             p.error(f'--{name.replace("_", "-")} must be positive')
-    if args.size is not None and args.size < 32:
-        p.error('--size must be at least 32 (MoViNets stride by 32)')
+    if args.size is not None and args.size < MIN_FRAME_SIZE:
+        p.error(f'--size must be at least {MIN_FRAME_SIZE} (MoViNets stride '
+                'by 32)')
     if 'tf' in args.backends and not os.path.isfile(args.tf_python):
         p.error(f'no TF Python at {args.tf_python}: build .venv-tf (make '
                 'tf-venv) or leave out the tf backend')
