@@ -1,9 +1,24 @@
-"""Shared test helpers: model configs and non-trivial random weights."""
-import torch
+"""Shared test helpers: paths, tools, model configs and non-trivial random weights."""
+import importlib.util
+import os.path as osp
+
 from mmaction.registry import MODELS
 
 from movinet_mm.models import ARCH_SPECS
 from movinet_mm.utils.random_weights import randomize_  # noqa: F401
+
+TESTS = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(TESTS)
+
+
+def load_tool(path: str):
+    """A tool script (``tools/...py``, relative to the repository) as a module."""
+    spec = importlib.util.spec_from_file_location(
+        'tool_' + path.replace('/', '_')[:-3], osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 STREAM_ARCHS = ('a0', 'a1', 'a2', 'a3', 'a4', 'a5')
 

@@ -12,11 +12,17 @@ import sys
 
 import pytest
 import torch
+from runs import (
+    CONFIG,
+    REPO,
+    checkpoint_iter,
+    free_port,
+    last_checkpoint,
+    make_data,
+    run,
+    tiny_options,
+)
 from torch import nn
-
-from test_demo_pipeline import (CONFIG, REPO, checkpoint_iter, free_port,
-                                last_checkpoint, make_data, run,
-                                tiny_options)
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
                                 reason='checks the CPU-only code path')
@@ -35,6 +41,7 @@ def single_process_group(monkeypatch):
 
 def test_pytorch_launcher_initialises_gloo_without_cuda(single_process_group):
     import mmengine.dist.utils as dist_utils
+
     import movinet_mm.compat  # noqa: F401
     # what init_dist('pytorch', backend='nccl') calls: the config default
     dist_utils._init_dist_pytorch('nccl')
@@ -45,6 +52,7 @@ def test_pytorch_launcher_initialises_gloo_without_cuda(single_process_group):
 def test_ddp_wrapper_and_sync_bn_on_cpu(single_process_group):
     import mmengine.runner.runner as runner_module
     from mmengine.model import BaseModel, MMDistributedDataParallel
+
     import movinet_mm.compat  # noqa: F401
     torch.distributed.init_process_group('gloo')
 

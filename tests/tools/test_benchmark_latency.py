@@ -4,7 +4,8 @@ import json
 import os.path as osp
 import sys
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import REPO  # noqa: E402
+
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
 import benchmark_latency  # noqa: E402
 

@@ -14,8 +14,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import REPO, build_recognizer, randomize_
 from mmengine.config import Config
 from mmengine.registry import MODELS
+from videos import moving_square, write_video
 
 from movinet_mm.deploy import build_inference_model, stream_frames
 from movinet_mm.deploy.export import MissingPackageError, export_model
@@ -23,10 +25,6 @@ from movinet_mm.deploy.meta import DeployError, read_meta
 from movinet_mm.deploy.runtime import load_runtime
 from movinet_mm.deploy.signal_stack import current_signal_stack, keep_signal_stack
 
-from helpers import build_recognizer, randomize_
-from videos import moving_square, write_video
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(REPO, 'configs', 'movinet_a0_stream_synthetic.py')
 EXPORT_TOOL = osp.join(REPO, 'tools', 'deployment', 'export.py')
 EXAMPLE = osp.join(REPO, 'tools', 'deployment', 'stream_example.py')
@@ -208,6 +206,7 @@ def test_export_meta(demo_model, stream_onnx):
 def test_stateful_openvino_ir_streams_like_explicit_state(stream_onnx,
                                                          tmp_path):
     import openvino as ov
+
     from movinet_mm.deploy.export import openvino_from_onnx
     meta = read_meta(stream_onnx)
     xml = str(tmp_path / 'stateful.xml')
@@ -410,8 +409,8 @@ def test_stream_example_matches_runtime(stream_onnx, tmp_path):
     got = json.loads(out_json.read_text())
     # the same frames through the runtime, preprocessed by the mmaction
     # pipeline of the config (Resize to 40x40)
-    from mmaction.datasets.transforms import Resize
     import decord
+    from mmaction.datasets.transforms import Resize
     frames = decord.VideoReader(video)[::2].asnumpy()  # frame_interval 2
     resized = Resize(scale=(40, 40), keep_ratio=False)(
         dict(imgs=list(frames), img_shape=frames.shape[1:3],

@@ -1,11 +1,10 @@
 """The MoViNet family: official parameter counts, streaming, conv types, bad input."""
 import pytest
 import torch
-
-from movinet_mm.models import ARCH_SPECS, MoViNet, convert_conv_type
-from movinet_mm.models.layers import reset_state
-
 from helpers import STREAM_ARCHS, build_recognizer, randomize_
+
+from movinet_mm.models import MoViNet, convert_conv_type
+from movinet_mm.models.layers import reset_state
 
 # Trainable parameters with a 600-class head, from the official TF models.
 OFFICIAL_PARAMS = {

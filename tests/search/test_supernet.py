@@ -7,8 +7,11 @@ import pytest
 import torch
 
 import movinet_mm  # noqa: F401
-from movinet_mm.search.controller import (Controller, absolute_reward,
-                                          make_controller_optimizer)
+from movinet_mm.search.controller import (
+    Controller,
+    absolute_reward,
+    make_controller_optimizer,
+)
 from movinet_mm.search.space import SearchSpace
 from movinet_mm.search.supernet import MoViNetSupernet
 from movinet_mm.utils.random_weights import randomize_

@@ -8,19 +8,22 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import REPO, backbone_cfg, build_recognizer, randomize_
+from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
-from mmaction.structures import ActionDataSample
-
-from movinet_mm.apis import (FrameError, FramePipeline, OnlineRecognizer,
-                             config_sampling, init_recognizer,
-                             online_recognizer, read_video_frames,
-                             recognize_frames)
-
-from helpers import backbone_cfg, build_recognizer, randomize_
 from videos import SEEN, moving_square, shipped_config, write_video
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from movinet_mm.apis import (
+    FrameError,
+    FramePipeline,
+    OnlineRecognizer,
+    config_sampling,
+    init_recognizer,
+    online_recognizer,
+    read_video_frames,
+    recognize_frames,
+)
 
 TINY_CONFIG = """
 default_scope = 'mmaction'

@@ -6,14 +6,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import REPO, backbone_cfg, randomize_
 from mmaction.registry import DATASETS, MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.dataset import pseudo_collate
-
-from helpers import backbone_cfg, randomize_
 from videos import write_video
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 KEYS = ('imgs_even', 'imgs_odd')
 
 
@@ -153,6 +151,7 @@ def test_merge_tool_round_trips(tmp_path):
 @pytest.mark.parametrize('arch', ['a0', 'a2'])
 def test_two_half_rate_members_cost_about_one_full_rate_model(arch):
     import importlib.util
+
     from mmengine.config import Config
     spec = importlib.util.spec_from_file_location(
         'get_flops', osp.join(REPO, 'tools', 'analysis', 'get_flops.py'))
@@ -208,3 +207,10 @@ def test_demo_ensemble_feeds_even_and_odd_frames_of_the_demo_grid(tmp_path):
     model = MODELS.build(cfg.model)
     assert model.input_keys == ['imgs_even', 'imgs_odd']
     assert cfg.test_cfg.type == 'StreamTestLoop'
+
+
+def test_ensemble_member_checkpoint_errors_name_the_file(tmp_path):
+    empty = tmp_path / 'member.pth'
+    empty.write_bytes(b'')
+    with pytest.raises(ValueError, match=f'checkpoint {empty} is empty'):
+        build_ensemble(randomize=False, member_checkpoints=[None, str(empty)])

@@ -6,7 +6,7 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from test_demo_pipeline import REPO
+from runs import REPO
 
 from movinet_mm.analysis import search_demo as lib
 

@@ -5,10 +5,10 @@ import os.path as osp
 
 import pytest
 import torch
+from helpers import REPO, load_tool
 
 from movinet_mm.analysis import flops
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO, 'tools', 'analysis', 'get_flops.py')
 CONFIG_DIR = osp.join(REPO, 'configs')
 
@@ -89,3 +89,20 @@ def test_clip_shape_from_a_fixed_resize_and_unknown_lengths(get_flops):
         get_flops.main([demo])
     assert get_flops.main([demo, '--shape', '16', '40', '40'])['shape'] == \
         (16, 40, 40)
+
+
+def test_get_flops_missing_config_and_2d_model(tmp_path):
+    tool = load_tool('tools/analysis/get_flops.py')
+    with pytest.raises(SystemExit, match='no such config file: .*nope.py'):
+        tool.main([str(tmp_path / 'nope.py')])
+    config = tmp_path / 'tsn.py'
+    config.write_text(
+        "default_scope = 'mmaction'\n"
+        "model = dict(type='Recognizer2D', backbone=dict(type='ResNet', "
+        "depth=18, pretrained=None), cls_head=dict(type='TSNHead', "
+        "num_classes=5, in_channels=512))\n")
+    with pytest.raises(SystemExit, match='Recognizer2D is a 2D recognizer'):
+        tool.main([str(config), '--shape', '4', '32', '32'])
+    config.write_text('model = dict(\n')
+    with pytest.raises(SystemExit, match='cannot read the config'):
+        tool.main([str(config)])

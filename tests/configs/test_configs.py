@@ -10,11 +10,11 @@ import re
 
 import pytest
 import torch
+from helpers import REPO
 
 import movinet_mm  # noqa: F401
 from movinet_mm.models import ARCH_SPECS
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(REPO, 'configs')
 ALL_CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
 NAME = re.compile(r'^movinet_(a[0-5]|t0)(_stream)?_k600\.py$')

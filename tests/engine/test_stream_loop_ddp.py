@@ -7,12 +7,9 @@ import subprocess
 import sys
 
 import torch
+from helpers import REPO, backbone_cfg, randomize_
 from mmaction.registry import MODELS
-
-from helpers import backbone_cfg, randomize_
 from videos import write_dataset
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 CONFIG = """
 default_scope = 'mmaction'

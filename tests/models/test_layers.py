@@ -5,12 +5,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from movinet_mm.models.layers import (ConvBlock, GlobalAvgPool, HardSigmoid,
-                                      HardSwish, PositionalEncoding,
-                                      SamePadAvgPool, StreamBuffer,
-                                      StreamConvBlock, make_divisible,
-                                      reset_state, se_hidden_channels,
-                                      sine_encoding, tf_same_padding)
+from movinet_mm.models.layers import (
+    ConvBlock,
+    GlobalAvgPool,
+    HardSigmoid,
+    HardSwish,
+    PositionalEncoding,
+    SamePadAvgPool,
+    StreamBuffer,
+    StreamConvBlock,
+    make_divisible,
+    reset_state,
+    se_hidden_channels,
+    sine_encoding,
+    tf_same_padding,
+)
 
 
 def test_tf_same_padding_is_asymmetric_at_stride_2_on_even_sizes():
@@ -205,8 +214,7 @@ def test_reset_state_resets_only_masked_samples():
 def test_strided_temporal_only_kernel_in_2plus1d():
     """(5, 1, 1) at stride 2 (in the search space): the spatial half is a strided 1x1."""
     from movinet_mm.models import MoViNet, convert_conv_type
-    from movinet_mm.models.backbones.movinet_arch import (ArchSpec, BlockSpec,
-                                                          LayerSpec)
+    from movinet_mm.models.backbones.movinet_arch import ArchSpec, BlockSpec, LayerSpec
     torch.manual_seed(0)
     blocks = tuple(
         BlockSpec(16, (LayerSpec(24, k, (1, 2, 2)), LayerSpec(24, k)))

@@ -10,16 +10,22 @@ import random
 
 import pytest
 import torch
+from helpers import REPO
 
 import movinet_mm  # noqa: F401
 from movinet_mm.models import ARCH_SPECS, MoViNet
 from movinet_mm.search.cost import cost_range, macs, total_macs
-from movinet_mm.search.space import (KERNELS, Architecture, SearchSpace,
-                                     SearchSpaceError, indices_of, locate,
-                                     round_width)
+from movinet_mm.search.space import (
+    KERNELS,
+    Architecture,
+    SearchSpace,
+    SearchSpaceError,
+    indices_of,
+    locate,
+    round_width,
+)
 from movinet_mm.search.supernet import recognizer_cfg
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # small bases and depths: the built networks stay quick on a CPU
 SMALL = dict(stem_base=8, block_bases=(8, 16, 24, 24, 32), project_base=32,
              head_channels=64, depths=(1, 2, 3), frames=(3, 4),

@@ -5,15 +5,14 @@ import os.path as osp
 
 import pytest
 import torch
+from helpers import backbone_cfg, randomize_
 from mmaction.registry import HOOKS
 from mmengine.dataset import pseudo_collate
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from videos import write_dataset
 
 from movinet_mm.models.recognizers.stream_scheduler import run_streams
-
-from helpers import backbone_cfg, randomize_
-from videos import write_dataset
 
 RESULTS = {}
 

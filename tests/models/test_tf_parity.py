@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 import torch
 from filelock import FileLock
-
+from helpers import REPO as REPO_ROOT
 from helpers import build_recognizer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(REPO_ROOT)
 SCRIPT = REPO / 'tools' / 'tf_reference' / 'make_official_checkpoint.py'
 CONVERTER = REPO / 'tools' / 'convert_tf_checkpoint.py'
 TOL = 1e-4

@@ -9,12 +9,11 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from helpers import REPO
 
 from movinet_mm.analysis import synthetic_report as report
 from movinet_mm.analysis import training_curve
 from movinet_mm.datasets import synthetic
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def _load(path, name):

@@ -21,20 +21,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import REPO as REPO_ROOT
+from helpers import TESTS, randomize_
 
-from movinet_mm.converters import (CheckpointError, ConversionError,
-                                   build_model, convert_tf_checkpoint,
-                                   load_tf_checkpoint, save_checkpoint,
-                                   tf_to_torch_state_dict)
+from movinet_mm.converters import (
+    CheckpointError,
+    ConversionError,
+    build_model,
+    convert_tf_checkpoint,
+    load_tf_checkpoint,
+    save_checkpoint,
+    tf_to_torch_state_dict,
+)
 from movinet_mm.converters.tf_checkpoint import SUFFIX, torch_to_tf_vars
 from movinet_mm.converters.tf_reader import crc32c
 from movinet_mm.models import convert_conv_type
 
-from helpers import randomize_
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(REPO_ROOT)
 _LOGGERS = itertools.count()
-LAYOUT = Path(__file__).parent / 'official_tf_layout.json.gz'
+LAYOUT = Path(TESTS) / 'official_tf_layout.json.gz'
 
 # --------------------------------------------------------------------------
 # A minimal TF2 tensor-bundle writer (the format tf_reader reads)

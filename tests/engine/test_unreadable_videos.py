@@ -13,15 +13,13 @@ import os.path as osp
 
 import pytest
 import torch
+from helpers import REPO
 from mmengine.config import Config
 from mmengine.runner import Runner
+from videos import SEEN, moving_square, shipped_config, write_broken_videos, write_video
 
 from movinet_mm.datasets import UnreadableVideoError, VideoInit
 
-from videos import (SEEN, moving_square, shipped_config, write_broken_videos,
-                    write_video)
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BROKEN = ('truncated', 'garbled', 'header_only', 'empty', 'garbage',
           'truncated_late')
 
@@ -223,8 +221,9 @@ def test_training_replaces_broken_videos(videos, tmp_path):
 
 def test_online_api_and_stream_demo_on_broken_videos(videos, tmp_path,
                                                       capsys):
-    from movinet_mm.apis import read_video_frames
     import importlib.util
+
+    from movinet_mm.apis import read_video_frames
     root, _, broken = videos
     spec = importlib.util.spec_from_file_location(
         'stream_demo', osp.join(REPO, 'tools', 'stream_demo.py'))

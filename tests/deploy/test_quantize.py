@@ -14,19 +14,24 @@ import sys
 import numpy as np
 import onnx
 import pytest
+from helpers import (
+    REPO,  # noqa: E402
+    randomize_,
+)
 from mmengine.config import Config
 from mmengine.registry import MODELS
+from videos import moving_square, write_video
 
 from movinet_mm.deploy.export import export_model
 from movinet_mm.deploy.meta import DeployError, read_meta, write_json
-from movinet_mm.deploy.quantize import (FramePipeline, float_nodes,
-                                        quantize_stream_model, read_video)
+from movinet_mm.deploy.quantize import (
+    FramePipeline,
+    float_nodes,
+    quantize_stream_model,
+    read_video,
+)
 from movinet_mm.deploy.runtime import load_runtime
 
-from helpers import randomize_
-from videos import moving_square, write_video
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
 import evaluate_exported  # noqa: E402
 import quantize as quantize_tool  # noqa: E402

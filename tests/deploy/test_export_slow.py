@@ -4,13 +4,17 @@ Slow (one ONNX export per model): run with ``make test-slow``.
 """
 import pytest
 import torch
+from helpers import STREAM_ARCHS, build_recognizer, randomize_
+from test_export import (
+    FRAMES,
+    RUNTIME_TOL,
+    assert_stream_parity,
+    eager_stream,
+    scaled_error,
+)
 
 from movinet_mm.deploy.export import export_model
 from movinet_mm.deploy.runtime import load_runtime
-
-from helpers import STREAM_ARCHS, build_recognizer, randomize_
-from test_deploy import (FRAMES, RUNTIME_TOL, assert_stream_parity,
-                         eager_stream, scaled_error)
 
 pytestmark = pytest.mark.slow
 
