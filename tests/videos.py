@@ -1,4 +1,5 @@
-"""Small generated videos for tests of the real video path (OpenCV writes, decord reads)."""
+"""Small generated videos for tests of the real video path (OpenCV writes,
+decord reads)."""
 import os.path as osp
 
 import numpy as np

@@ -78,8 +78,12 @@ def main(argv=None) -> int:
     import warnings
     warnings.filterwarnings(
         'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
-    from movinet_mm.converters import (CheckpointError, ConversionError,
-                                       convert_tf_checkpoint, save_checkpoint)
+    from movinet_mm.converters import (
+        CheckpointError,
+        ConversionError,
+        convert_tf_checkpoint,
+        save_checkpoint,
+    )
     prog = os.path.basename(sys.argv[0]) if argv is None else \
         'convert_tf_checkpoint.py'
     from movinet_mm.utils import check_output_path

@@ -21,11 +21,17 @@ import time
 
 import torch
 
-from movinet_mm.apis import (BACKENDS, FrameError, OnlineRecognizer,
-                             config_sampling, init_recognizer,
-                             online_recognizer,
-                             read_video_frames, recognize_frames,
-                             video_frame_count)
+from movinet_mm.apis import (
+    BACKENDS,
+    FrameError,
+    OnlineRecognizer,
+    config_sampling,
+    init_recognizer,
+    online_recognizer,
+    read_video_frames,
+    recognize_frames,
+    video_frame_count,
+)
 from movinet_mm.datasets import UnreadableVideoError
 from movinet_mm.utils import CheckpointError
 

@@ -18,8 +18,8 @@ except ImportError:  # a source checkout that is not installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import movinet_mm  # noqa: F401
 
-from mmengine.config import Config, DictAction
 from mmaction.registry import RUNNERS
+from mmengine.config import Config, DictAction
 
 from movinet_mm.utils import CheckpointError, read_checkpoint
 

@@ -5,7 +5,8 @@
 #       --num-classes 51 --finetune
 # Data, MMAction2's layout (tools/data/hmdb51/ in mmaction2):
 #   data/hmdb51/
-#   ├── hmdb51_train_split_1_videos.txt   # "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0.avi 0"
+#   ├── hmdb51_train_split_1_videos.txt
+#   │     # lines like "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0.avi 0"
 #   ├── hmdb51_val_split_1_videos.txt
 #   └── videos/brush_hair/...
 # Recipe: movinet_a0_ucf101_split1.py's. HMDB51 has ~70 training videos per

@@ -10,7 +10,8 @@
 #
 # Data, MMAction2's layout (tools/data/ucf101/ in mmaction2 writes it):
 #   data/ucf101/
-#   ├── ucf101_train_split_1_videos.txt   # "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 0"
+#   ├── ucf101_train_split_1_videos.txt
+#   │     # lines like "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 0"
 #   ├── ucf101_val_split_1_videos.txt
 #   └── videos/ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi ...
 # Rawframes instead: movinet_a0_ucf101_split1_rawframes.py.

@@ -1,7 +1,8 @@
 # movinet_a0_ucf101_split1.py on extracted frames (MMAction2's rawframes
 # layout, tools/data/ucf101/extract_rgb_frames.sh):
 #   data/ucf101/
-#   ├── ucf101_train_split_1_rawframes.txt   # "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01 120 0"
+#   ├── ucf101_train_split_1_rawframes.txt
+#   │     # lines like "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01 120 0"
 #   ├── ucf101_val_split_1_rawframes.txt
 #   └── rawframes/ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01/img_00001.jpg ...
 _base_ = './movinet_a0_ucf101_split1.py'

@@ -18,9 +18,15 @@ import torch
 from mmengine.config import Config
 from torch import Tensor
 
-from ..datasets.frames import (FrameError, FramePipeline, check_frame,
-                               config_sampling, frame_transforms,
-                               normalisation, test_pipeline)
+from ..datasets.frames import (
+    FrameError,
+    FramePipeline,
+    check_frame,
+    config_sampling,
+    frame_transforms,
+    normalisation,
+    test_pipeline,
+)
 
 BACKENDS = ('torch', 'onnxruntime', 'openvino', 'executorch')
 
@@ -206,6 +212,7 @@ def init_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None
     from mmengine.registry import MODELS
 
     import movinet_mm  # noqa: F401  (registers the modules)
+
     from ..utils.checkpoint import load_checked_checkpoint
     register_all_modules(init_default_scope=True)
     if isinstance(config, str):

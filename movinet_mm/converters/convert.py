@@ -118,9 +118,10 @@ def build_model(arch: str, mode: str, conv_type: Optional[str] = None,
     head uses swish in both, as the official ``MovinetClassifier`` does by
     default.
     """
-    import movinet_mm  # noqa: F401  (registers the modules)
     from mmaction.registry import MODELS
     from mmengine.registry import DefaultScope
+
+    import movinet_mm  # noqa: F401  (registers the modules)
 
     spec = ARCH_SPECS[arch]
     backbone = dict(type='MoViNet', arch=arch,

@@ -91,7 +91,7 @@ class _Mapper:
 
 
 def _map_model(model: nn.Module, m: _Mapper) -> None:
-    backbone, head = model.backbone, model.cls_head
+    backbone = model.backbone
     root = 'model/layer_with_weights-0'
     m.conv_block('backbone.stem', f'{root}/layer_with_weights-0/_stem',
                  backbone.stem)

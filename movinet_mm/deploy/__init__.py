@@ -11,8 +11,12 @@
 Runtime packages are optional: ``pip install movinet_mm[deploy]``.
 """
 from .export import MissingPackageError, export_model
-from .inference import (ClipInferenceModel, StreamInferenceModel,
-                        build_inference_model, stream_frames)
+from .inference import (
+    ClipInferenceModel,
+    StreamInferenceModel,
+    build_inference_model,
+    stream_frames,
+)
 from .meta import DeployError, read_meta
 from .runtime import Runtime, load_runtime
 

@@ -30,9 +30,16 @@ from ..datasets.frames import describe_preprocessing
 from ..models.backbones.movinet_arch import MIN_FRAME_SIZE
 from ..utils.files import sha256_file
 from .inference import build_inference_model
-from .meta import (FORMAT_VERSION, META_FILE, DeployError,
-                   class_names_from_config, dtype_name, state_output_name,
-                   tensor_spec, write_json)
+from .meta import (
+    FORMAT_VERSION,
+    META_FILE,
+    DeployError,
+    class_names_from_config,
+    dtype_name,
+    state_output_name,
+    tensor_spec,
+    write_json,
+)
 
 BACKENDS = ('onnx', 'openvino', 'executorch')
 MODEL_FILES = {'onnx': 'model.onnx', 'openvino': 'model.xml',
@@ -139,8 +146,9 @@ def export_executorch(model: nn.Module, mode: str, path: str,
                       frames: Optional[int] = None) -> None:
     """An ExecuTorch program lowered to the XNNPACK delegate."""
     require('executorch')
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import \
-        XnnpackPartitioner
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import (
+        XnnpackPartitioner,
+    )
     from executorch.exir import to_edge_transform_and_lower
     if mode == 'clip' and frames is None:
         raise DeployError('ExecuTorch clip models have a fixed length: pass '

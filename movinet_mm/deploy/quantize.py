@@ -336,8 +336,12 @@ def quantize_stream_model(model_dir: str, out: str,
     """
     import onnx
     from onnxruntime import __version__ as ort_version
-    from onnxruntime.quantization import (CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     from .export import check_out_dir
     meta = check_source(model_dir)

@@ -5,10 +5,18 @@ scaling. Importing it registers ``MoViNetSupernet``, ``TuNASSearchLoop`` and
 from .controller import Controller, absolute_reward, make_controller_optimizer
 from .cost import cost_range, macs, total_macs
 from .loop import TuNASSearchLoop, load_result, searched_config
-from .searched import SearchedMoViNetRecognizer
 from .scaling import Coefficients, compound_search, scale
-from .space import (Architecture, SearchSpace, SearchSpaceError, arch_from_dict,
-                    arch_to_dict, indices_of, locate, round_width)
+from .searched import SearchedMoViNetRecognizer
+from .space import (
+    Architecture,
+    SearchSpace,
+    SearchSpaceError,
+    arch_from_dict,
+    arch_to_dict,
+    indices_of,
+    locate,
+    round_width,
+)
 from .supernet import MoViNetSupernet, network_defaults, recognizer_cfg
 
 __all__ = [

@@ -14,9 +14,12 @@ import math
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
-from movinet_mm.models.backbones.movinet_arch import (MIN_FRAME_SIZE, ArchSpec,
-                                                     BlockSpec,
-                                                      LayerSpec)
+from movinet_mm.models.backbones.movinet_arch import (
+    MIN_FRAME_SIZE,
+    ArchSpec,
+    BlockSpec,
+    LayerSpec,
+)
 
 from .cost import total_macs
 from .space import Architecture, round_width
@@ -48,8 +51,9 @@ def scale(base: Architecture, c: Coefficients) -> Architecture:
             layers.append(LayerSpec(last.expand_channels, last.kernel_size))
         blocks.append(BlockSpec(
             round_width(block.out_channels * c.width),
-            tuple(LayerSpec(round_width(l.expand_channels * c.width),
-                            l.kernel_size, l.stride) for l in layers)))
+            tuple(LayerSpec(round_width(layer.expand_channels * c.width),
+                            layer.kernel_size, layer.stride)
+                  for layer in layers)))
     resolution = max(MIN_FRAME_SIZE, round_width(base.resolution * c.resolution))
     frames = max(1, round(base.frames * c.frames))
     scaled = ArchSpec(round_width(arch.stem_channels * c.width),

@@ -37,10 +37,14 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
-from movinet_mm.models.backbones.movinet_arch import (MIN_FRAME_SIZE, ArchSpec,
-                                                      BlockSpec, LayerSpec,
-                                                      arch_from_dict,
-                                                      arch_to_dict)
+from movinet_mm.models.backbones.movinet_arch import (
+    MIN_FRAME_SIZE,
+    ArchSpec,
+    BlockSpec,
+    LayerSpec,
+    arch_from_dict,
+    arch_to_dict,
+)
 
 Triple = Tuple[int, int, int]
 
@@ -296,8 +300,8 @@ class Architecture:
         """One line: widths, depths, kernels per block and the input."""
         parts = [f'stem {self.arch.stem_channels}']
         for i, b in enumerate(self.arch.blocks):
-            kernels = ','.join(''.join(map(str, l.kernel_size))
-                               for l in b.layers)
+            kernels = ','.join(''.join(map(str, layer.kernel_size))
+                               for layer in b.layers)
             parts.append(f'b{i} {b.out_channels}x{len(b.layers)} [{kernels}]')
         parts.append(f'proj {self.arch.project_channels}')
         parts.append(f'{self.frames}f/{self.frame_stride} '

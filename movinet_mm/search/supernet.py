@@ -39,11 +39,9 @@ from movinet_mm.models.backbones.movinet import he_normal_
 from movinet_mm.models.backbones.movinet_arch import backbone_settings
 from movinet_mm.models.heads.movinet_head import init_head_weights
 from movinet_mm.models.layers.activations import build_activation
-from movinet_mm.models.layers.conv import (conv_frames, conv_time,
-                                           pad_strided)
+from movinet_mm.models.layers.conv import conv_frames, conv_time, pad_strided
 from movinet_mm.models.layers.pooling import GlobalAvgPool, SamePadAvgPool
-from movinet_mm.models.layers.squeeze_excitation import (se_hidden_channels,
-                                                         squeeze)
+from movinet_mm.models.layers.squeeze_excitation import se_hidden_channels, squeeze
 from movinet_mm.models.layers.stream_buffer import causal_pad
 
 from .space import Architecture, SearchSpace, arch_to_dict, round_width

@@ -1,5 +1,4 @@
 """Peak memory of a block of code: CUDA allocator peak, or process peak RSS on CPU."""
-import os
 from typing import Optional
 
 import torch

@@ -212,7 +212,8 @@ def test_reset_state_resets_only_masked_samples():
 
 
 def test_strided_temporal_only_kernel_in_2plus1d():
-    """(5, 1, 1) at stride 2 (in the search space): the spatial half is a strided 1x1."""
+    """(5, 1, 1) at stride 2 (in the search space): the spatial half is a
+    strided 1x1."""
     from movinet_mm.models import MoViNet, convert_conv_type
     from movinet_mm.models.backbones.movinet_arch import ArchSpec, BlockSpec, LayerSpec
     torch.manual_seed(0)

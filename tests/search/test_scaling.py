@@ -22,8 +22,8 @@ def test_scaling_moves_depth_width_resolution_and_frames():
     assert scaled.arch.blocks[4].out_channels == 184  # 180, to 8s
     assert scaled.resolution == 112 and scaled.frames == 10
     # new layers do not stride: still five stride-2 layers in all
-    assert sum(l.stride != (1, 1, 1) for b in scaled.arch.blocks
-               for l in b.layers) == 4
+    assert sum(layer.stride != (1, 1, 1) for b in scaled.arch.blocks
+               for layer in b.layers) == 4
     with pytest.raises(ValueError, match='must be > 0'):
         Coefficients(width=0)
 

@@ -174,10 +174,6 @@ def test_cost_model_equals_get_flops_on_samples(network, get_flops):
     for _ in range(4):
         arch = space.sample(rng)
         spec = arch.arch
-        if network == 'stream_2plus1d' and any(
-                l.kernel_size[1:] == (1, 1) and l.stride != (1, 1, 1)
-                for b in spec.blocks for l in b.layers):
-            continue  # see /tmp/notes/search_requests.md: does not build
         model = build(spec, NETWORKS[network])
         shape = (arch.frames, arch.resolution, arch.resolution + 6)
         got = get_flops.count_macs(model, shape)

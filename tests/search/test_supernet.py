@@ -50,8 +50,8 @@ def test_fixed_choice_equals_the_standalone_network(supernet):
     kernels_seen = set()
     for _ in range(4):
         arch = space.sample(rng)
-        kernels_seen |= {l.kernel_size for b in arch.arch.blocks
-                         for l in b.layers}
+        kernels_seen |= {layer.kernel_size for b in arch.arch.blocks
+                         for layer in b.layers}
         with torch.no_grad():
             shared = supernet.logits(x, arch)
         standalone = build(supernet.standalone_cfg(arch)).eval()

@@ -1,4 +1,5 @@
-"""CPU latency of MoViNet inference, every shipped backend and the official TF model, in one run.
+"""CPU latency of MoViNet inference, every shipped backend and the official TF
+model, in one run.
 
     python tools/analysis/benchmark_latency.py                        # everything
     python tools/analysis/benchmark_latency.py --models a0 --threads 1 \\

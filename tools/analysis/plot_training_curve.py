@@ -10,7 +10,8 @@ continues the curve of the run it resumed; later lines win for the same
 iteration or epoch), a single run dir or a scalars.json file::
 
     python tools/analysis/plot_training_curve.py work_dirs/movinet_a0_stream_synthetic
-    python tools/analysis/plot_training_curve.py work_dirs/x/20240101_120000 --out curve.png
+    python tools/analysis/plot_training_curve.py work_dirs/x/20240101_120000 \
+        --out curve.png
 
 By default the PNG goes to ``training_curve.png`` in the work dir.
 """

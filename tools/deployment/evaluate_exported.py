@@ -145,8 +145,7 @@ def markdown(result) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from movinet_mm.deploy.quantize import (videos_from_ann_file,
-                                            videos_from_config)
+    from movinet_mm.deploy.quantize import videos_from_ann_file, videos_from_config
     models = [parse_model(m) for m in args.models]
     if args.config:
         videos = videos_from_config(args.config, args.split)

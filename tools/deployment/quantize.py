@@ -75,8 +75,7 @@ def parse_args(argv=None):
 
 
 def calibration_videos(args):
-    from movinet_mm.deploy.quantize import (videos_from_ann_file,
-                                            videos_from_config)
+    from movinet_mm.deploy.quantize import videos_from_ann_file, videos_from_config
     if args.random_calibration is not None:
         return None
     if args.videos:
@@ -93,9 +92,8 @@ def calibration_videos(args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from movinet_mm.deploy.quantize import (quantization_summary,
-                                            quantize_stream_model)
     from movinet_mm.deploy.meta import read_meta
+    from movinet_mm.deploy.quantize import quantization_summary, quantize_stream_model
     videos = calibration_videos(args)
     start = time.perf_counter()
     out = quantize_stream_model(

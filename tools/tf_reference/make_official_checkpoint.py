@@ -54,8 +54,10 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
-from official.projects.movinet.modeling import movinet  # noqa: E402
-from official.projects.movinet.modeling import movinet_model  # noqa: E402
+from official.projects.movinet.modeling import (
+    movinet,  # noqa: E402
+    movinet_model,  # noqa: E402
+)
 
 ARCHS = ('a0', 'a1', 'a2', 'a3', 'a4', 'a5', 't0')
 DEFAULT_SHAPE = (2, 8, 64, 64)

@@ -1,4 +1,5 @@
-"""What every movinet_mm val/test loop shares: unreadable videos are named, counted, skipped.
+"""What every movinet_mm val/test loop shares: unreadable videos are named,
+counted and skipped.
 
 A loop wraps its dataset's pipeline in :class:`ReadGuard`: a sample whose
 pipeline raises (or returns None) becomes a marker carrying the video's path

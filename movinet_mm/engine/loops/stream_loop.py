@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 from ...utils.memory import PeakMemory
 from .skipping import SkipUnreadableMixin
 
+
 def _lengths(inputs):
     """Real frame counts of each video (a dict of them per input key for
     multi-input models), and the frames each video feeds in all."""

@@ -9,8 +9,8 @@ sum is all-reduced once, with the last backward. One step thus equals a
 single process on the total batch (with frozen BN statistics; otherwise
 each process normalises its own batch, as in any DDP run).
 """
-from mmengine.registry import MODEL_WRAPPERS
 from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
 
 
 # MMEngine's root registry: Runner.wrap_model looks the type up there.

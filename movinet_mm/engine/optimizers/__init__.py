@@ -1,5 +1,7 @@
-from .per_variable_clip import (PerVariableClipAmpOptimWrapper,
-                                PerVariableClipOptimWrapper)
+from .per_variable_clip import (
+    PerVariableClipAmpOptimWrapper,
+    PerVariableClipOptimWrapper,
+)
 from .tf_rmsprop import TFRMSprop
 
 __all__ = [

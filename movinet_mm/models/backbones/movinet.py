@@ -1,21 +1,18 @@
 """The MoViNet backbone (A0-A5, T0), base (3D) and stream (causal (2+1)D)."""
 import math
-from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Tuple, Union
 
-import torch
 import torch.utils.checkpoint as cp
 from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..layers import (CONV_TYPES, SE_TYPES, ConvBlock, MovinetBottleneck,
-                      StreamState)
+from ..layers import CONV_TYPES, SE_TYPES, ConvBlock, MovinetBottleneck, StreamState
 from ..layers.activations import ACTIVATION_NAMES
 from ..layers.conv import DEFAULT_NORM_CFG
 from ..layers.state import StateSpecs, autocast_enabled, check_state
-from .movinet_arch import (ARCH_SPECS, MIN_FRAME_SIZE, STEM_KERNEL,
-                           STEM_STRIDE, ArchSpec)
+from .movinet_arch import ARCH_SPECS, MIN_FRAME_SIZE, STEM_KERNEL, STEM_STRIDE, ArchSpec
 from .movinet_arch import arch_from_dict as _arch_from_dict
 
 StateShapes = Dict[str, Tuple[int, ...]]

@@ -1,7 +1,6 @@
 """The MoViNet classifier head: running-mean pool, 2048-d hidden layer, classes."""
 from typing import Mapping, Optional, Tuple
 
-import torch
 from mmaction.models.heads.base import BaseHead
 from mmaction.registry import MODELS
 from torch import Tensor, nn

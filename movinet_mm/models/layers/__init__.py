@@ -1,11 +1,21 @@
 from .activations import HardSigmoid, HardSwish, build_activation
 from .bottleneck import MovinetBottleneck, SkipBlock
-from .conv import (CONV_TYPES, ConvBlock, FrameConv2d, StreamConvBlock,
-                   TimeConv2d, tf_same_padding)
+from .conv import (
+    CONV_TYPES,
+    ConvBlock,
+    FrameConv2d,
+    StreamConvBlock,
+    TimeConv2d,
+    tf_same_padding,
+)
 from .pooling import GlobalAvgPool, SamePadAvgPool, spatial_mean
 from .positional_encoding import PositionalEncoding, sine_encoding
-from .squeeze_excitation import (SE_TYPES, StreamSqueezeExcitation,
-                                 make_divisible, se_hidden_channels)
+from .squeeze_excitation import (
+    SE_TYPES,
+    StreamSqueezeExcitation,
+    make_divisible,
+    se_hidden_channels,
+)
 from .state import StreamState, reset_state, select_samples, state_nbytes
 from .stream_buffer import StreamBuffer
 

@@ -7,8 +7,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .conv import tf_same_padding
-from .state import (StateSpec, StateSpecs, StreamState, frame_count,
-                    frame_count_spec, lookup)
+from .state import (
+    StateSpec,
+    StateSpecs,
+    StreamState,
+    frame_count,
+    frame_count_spec,
+    lookup,
+)
 
 
 def _valid_cells(size: int, pad_before: int, out_size: int) -> list:

@@ -4,7 +4,7 @@ from typing import Mapping, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .state import (StateSpecs, StreamState, frame_count, frame_count_spec)
+from .state import StateSpecs, StreamState, frame_count, frame_count_spec
 
 
 def sine_angles(channels: int) -> Tensor:

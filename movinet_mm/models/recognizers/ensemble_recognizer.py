@@ -1,4 +1,5 @@
-"""Temporal ensembles: member recognizers on their own frame samplings, logits averaged."""
+"""Temporal ensembles: member recognizers on their own frame samplings,
+logits averaged."""
 from typing import Dict, List, Optional, Sequence
 
 import torch

@@ -1,4 +1,5 @@
-"""The MoViNet recognizer: MMAction2's Recognizer3D plus an explicit-state stream API."""
+"""The MoViNet recognizer: MMAction2's Recognizer3D plus an explicit-state
+stream API."""
 import contextlib
 from typing import Mapping, NamedTuple, Optional, Sequence, Tuple
 
