@@ -36,7 +36,7 @@ lint: venv
 clean-venv:
 	rm -rf $(VENV)
 
-# TensorFlow reference env for the TF parity tests (tests/test_tf_parity.py):
+# TensorFlow reference env for the TF parity tests (tests/models/test_tf_parity.py):
 # the official MoViNet code from tf-models-official, CPU only. `make test`
 # builds it (once; the stamp makes it idempotent).
 TF_VENV ?= .venv-tf

@@ -16,7 +16,7 @@ ends at 7x7). Searched:
 - the input: frames T, frame stride tau, resolution S.
 
 Where the official models sit (computed by :func:`locate`, see
-``tests/test_search_space.py``): **A2 lies in the space** with every width
+``tests/search/test_space.py``): **A2 lies in the space** with every width
 multiplier at 0.75 except the projection's at 1.25 (stem 16; blocks 16, 40,
 72, 72, 144; projection 640), depths (3, 5, 5, 6, 7), kernels among 1x3x3,
 1x5x5, 3x3x3, 5x3x3 and expansion ratios among the default set (which is

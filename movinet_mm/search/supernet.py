@@ -22,7 +22,7 @@ architecture runs on slices of them:
 
 ``export(architecture)`` gives the state_dict of the ``MoViNetRecognizer``
 that :func:`recognizer_cfg` describes: any fixed choice is exactly that
-standalone network (``tests/test_search_supernet.py``), which is what makes
+standalone network (``tests/search/test_supernet.py``), which is what makes
 weight sharing sound. ``conv_type`` '3d' (base) or '3d_2plus1d' (causal, the
 official stream models' training form; ``convert_conv_type`` turns the
 exported weights into '2plus1d').
