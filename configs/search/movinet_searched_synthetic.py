@@ -26,10 +26,10 @@ model = dict(
     arch_file='work_dirs/search_synthetic/searched_arch.json')
 
 train_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk', on_error='skip'),
     dict(type='SampleFrames', clip_len=8, frame_interval=frame_interval,
          num_clips=1),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode', on_error='skip'),
     dict(type='Resize', scale=(40, 40), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')

@@ -55,20 +55,23 @@ model = dict(
 model_wrapper_cfg = dict(type='MMDistributedDataParallel',
                          find_unused_parameters=True)
 
+# movinet_mm's guarded reader (as the demo config): a broken video is
+# skipped with a line and replaced by another (MMAction2's DecordInit
+# segfaults the DataLoader worker on a truncated file)
 pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk', on_error='skip'),
     dict(type='SampleFrames', clip_len=8, frame_interval=frame_interval,
          num_clips=1),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode', on_error='skip'),
     dict(type='Resize', scale=(40, 40), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
 held_out_pipeline = [
-    dict(type='DecordInit', io_backend='disk'),
+    dict(type='VideoInit', io_backend='disk', on_error='skip'),
     dict(type='SampleFrames', clip_len=8, frame_interval=frame_interval,
          num_clips=1, test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='VideoDecode', on_error='skip'),
     dict(type='Resize', scale=(40, 40), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
@@ -115,11 +118,15 @@ optim_wrapper = dict(
                    weight_decay=0.01),
     paramwise_cfg=dict(custom_keys={'rezero': dict(decay_mult=0.)}),
     clip_grad=dict(max_norm=5.0, norm_type=2))
+# 10% of the iterations of warm-up, then cosine to 0 at the last one. The
+# floats are fractions of train_cfg.max_iters (TuNASSearchLoop makes them
+# iterations when it is built), so the schedule follows
+# --cfg-options train_cfg.max_iters=N; ints would be iterations.
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.02, by_epoch=False, begin=0,
-         end=30),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 30, eta_min=0,
-         by_epoch=False, begin=30, end=max_iters)
+    dict(type='LinearLR', start_factor=0.02, by_epoch=False, begin=0.0,
+         end=0.1),
+    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=False, begin=0.1,
+         end=1.0)
 ]
 
 default_hooks = dict(

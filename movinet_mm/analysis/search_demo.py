@@ -90,16 +90,11 @@ def search(run, args, work_dir, target_gmacs) -> dict:
         return result
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()
-    warm = max(1, args.search_iters // 10)  # iterations of lr warm-up
     run([sys.executable, '-m', 'mim', 'train', 'movinet_mm', SEARCH_CONFIG,
          '--work-dir', work_dir, '--cfg-options',
          f'train_cfg.target_gmacs={target_gmacs}',
          f'train_cfg.max_iters={args.search_iters}',
          f'train_cfg.seed={args.seed}',
-         f'param_scheduler.0.end={warm}',
-         f'param_scheduler.1.begin={warm}',
-         f'param_scheduler.1.T_max={args.search_iters - warm}',
-         f'param_scheduler.1.end={args.search_iters}',
          *data_options('', args.data, [('train', 'train_dataloader')]),
          *data_options('train_cfg.', args.data,
                        [('val', 'controller_dataloader')])],

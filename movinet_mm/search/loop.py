@@ -14,20 +14,31 @@ architectures (one generator seeded by ``(seed, iteration)``), the held-out
 quality is averaged across ranks and the controller's logits broadcast from
 rank 0 at the start, so every rank makes the same controller update and the
 logits stay identical. Checkpoints (CheckpointHook / ``save_checkpoint``)
-carry the controller, its optimizer, the baseline and the space / target
-under ``checkpoint['search']``; resuming checks the space and target.
+carry the controller, its optimizer, the baseline, the space / target and
+every rank's global RNG states (torch, CUDA, numpy, python) under
+``checkpoint['search']``; resuming checks the space and target, replays the
+data loaders to the checkpoint and then restores the RNG states, so that a
+resumed search equals an uninterrupted one.
+
+In a ``by_epoch=False`` scheduler of ``param_scheduler``, a float ``begin``,
+``end`` or ``T_max`` is a fraction of ``max_iters`` (converted when the loop
+is built): the supernet's schedule follows ``train_cfg.max_iters``.
 
 At the end rank 0 writes to the work dir ``searched_arch.json`` (the most
 likely architecture, its MACs and network settings) and
 ``searched_config.py`` (a ready config that trains it from scratch).
 """
+import copy
 import json
+import logging
+import math
 import os
 import os.path as osp
 import random
 import tempfile
 from typing import Dict, Optional, Union
 
+import numpy as np
 import torch
 from mmengine import dist
 from mmengine.config import Config
@@ -68,8 +79,7 @@ class SearchStateHook(Hook):
         checkpoint['search'] = self.loop.search_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        self.loop.load_search_state(checkpoint.get('search'),
-                                    checkpoint.get('meta', {}).get('iter', 0))
+        self.loop.load_search_state(checkpoint.get('search'))
 
 
 @LOOPS.register_module()
@@ -97,6 +107,8 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         train_config (str, optional): the config whose data and schedule
             ``searched_config.py`` takes (the model is replaced by the found
             architecture, the pipelines get its frames and resolution).
+            Resolved when the loop is built (see
+            :func:`resolve_train_config`); not found is an error then.
     """
 
     def __init__(self,
@@ -149,7 +161,11 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         self.warmup_ratio = warmup_ratio
         self.op_warmup, self.filter_warmup = op_warmup, filter_warmup
         self.seed = seed
-        self.train_config = train_config
+        # resolved now: a missing file must not surface after the search
+        self.train_config = resolve_train_config(
+            train_config, getattr(runner.cfg, 'filename', None)
+        ) if train_config else None
+        convert_fractional_schedulers(runner, self.max_iters)
         self.controller = Controller(self.space, baseline_momentum)
         self.controller_optimizer = make_controller_optimizer(
             self.controller, controller_lr)
@@ -160,6 +176,8 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         self.controller_iterator = _InfiniteDataloaderIterator(
             controller_dataloader)
         self._check_clip_length()
+        self._resume_rng = None
+        self._iter_end_rng = None
         runner.register_hook(SearchStateHook(self))
         # untrained weights make denormals, which crawl on CPUs
         torch.set_flush_denormal(True)
@@ -207,14 +225,54 @@ class TuNASSearchLoop(IterBasedTrainLoop):
 
     # --------------------------------------------------------- the search
     def run(self):
+        """``IterBasedTrainLoop.run`` with the search's resume step."""
+        runner = self.runner
         if dist.get_world_size() > 1:
             for p in self.controller.parameters():
                 dist.broadcast(p.data, 0)
-        model = super().run()
+        runner.call_hook('before_train')
+        runner.call_hook('before_train_epoch')
+        if self._iter > 0:
+            self._fast_forward()
+        while self._iter < self._max_iters and not self.stop_training:
+            runner.model.train()
+            self.run_iter(next(self.dataloader_iterator))
+            self._decide_current_val_interval()
+            if (runner.val_loop is not None and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0
+                         or self._iter == self._max_iters)):
+                runner.val_loop.run()
+        runner.call_hook('after_train_epoch')
+        runner.call_hook('after_train')
         if dist.get_rank() == 0:
             self.write_outputs()
         dist.barrier()
-        return model
+        return runner.model
+
+    def _fast_forward(self) -> None:
+        """Resuming at ``self._iter``: both data streams continue where they
+        stopped, then the global RNGs where they were at the checkpoint.
+
+        Without the restore, torch's global RNG would continue from the
+        model's initialisation: the skipped iterations' dropout draws (in
+        ``train_step`` and ``quality``) are not replayed, so every later
+        dropout mask, quality, reward and controller update would differ.
+        Replaying the batches also draws (a torch draw per new DataLoader
+        iterator; the pipelines' numpy draws when ``num_workers=0``)."""
+        print_log(f'Advance the dataloaders {self._iter} steps to skip data '
+                  'that has already been used', logger='current',
+                  level=logging.WARNING)
+        for _ in range(self._iter):
+            next(self.dataloader_iterator)
+            next(self.controller_iterator)
+        states, self._resume_rng = self._resume_rng, None
+        if states is None:
+            print_log('the checkpoint has no RNG states for this rank: the '
+                      'resumed search draws other dropout masks and '
+                      'augmentations than an uninterrupted one',
+                      logger='current', level=logging.WARNING)
+        else:
+            set_rng_states(states)
 
     def run_iter(self, data_batch) -> None:
         runner, step = self.runner, self._iter
@@ -274,6 +332,9 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         if dist.get_rank() == 0:
             self._log_step(step, c_arch, cost, float(quality), reward,
                            entropy, best, best_macs, all_ops)
+        # every rank's RNG states, for a checkpoint saved in the hooks below:
+        # gathered here, as only rank 0 calls before_save_checkpoint
+        self._iter_end_rng = dist.all_gather_object(get_rng_states())
         runner.call_hook('after_train_iter', batch_idx=step,
                          data_batch=data_batch, outputs=outputs)
         self._iter += 1
@@ -308,9 +369,10 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                     controller_optimizer=(
                         self.controller_optimizer.state_dict()),
                     # saved from after_train_iter, as the runner's meta
-                    iter=self._iter + 1)
+                    iter=self._iter + 1,
+                    rng=self._iter_end_rng)
 
-    def load_search_state(self, state: Optional[dict], iters: int) -> None:
+    def load_search_state(self, state: Optional[dict]) -> None:
         if state is None:
             raise ValueError('the checkpoint has no search state (it was not '
                              'written by TuNASSearchLoop): cannot resume a '
@@ -333,9 +395,11 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         self.controller.load_state_dict(state['controller'])
         self.controller_optimizer.load_state_dict(
             state['controller_optimizer'])
-        # the held-out stream continues where it stopped
-        for _ in range(int(iters)):
-            next(self.controller_iterator)
+        # restored by run() once the data streams are replayed (resume only:
+        # load_from alone starts at iteration 0 with fresh streams)
+        rng = state.get('rng')
+        same_ranks = rng is not None and len(rng) == dist.get_world_size()
+        self._resume_rng = rng[dist.get_rank()] if same_ranks else None
 
     # ----------------------------------------------------------- outputs
     def result(self) -> dict:
@@ -365,6 +429,95 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                   f'; written to {osp.join(work_dir, ARCH_FILE)}',
                   logger='current')
         return result
+
+
+def get_rng_states() -> dict:
+    """The global RNG states (plain types: checkpoints load them anywhere)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states = dict(torch=torch.get_rng_state(), python=random.getstate(),
+                  numpy=(kind, keys.tolist(), pos, has_gauss, gauss))
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states['cuda'] = torch.cuda.get_rng_state()
+    return states
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states['torch'].cpu())
+    random.setstate(states['python'])
+    kind, keys, pos, has_gauss, gauss = states['numpy']
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos,
+                         has_gauss, gauss))
+    if 'cuda' in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states['cuda'].cpu())
+
+
+def resolve_train_config(path: str, config_file: Optional[str] = None) -> str:
+    """``path`` as given (absolute, or relative to the working directory),
+    else relative to the directory of ``config_file`` (the search config),
+    else relative to the installed package's ``.mim`` (a repository-relative
+    ``configs/...``) or ``.mim/configs``. Absolute; FileNotFoundError (one
+    line, the places looked in) if none is a file."""
+    candidates = [path]
+    if not osp.isabs(path):
+        if config_file:
+            candidates.append(osp.join(
+                osp.dirname(osp.abspath(config_file)), path))
+        mim = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                       '.mim')
+        if osp.isdir(osp.join(mim, 'configs')):
+            candidates += [osp.join(mim, path),
+                           osp.join(mim, 'configs', path)]
+    for candidate in candidates:
+        if osp.isfile(candidate):
+            return osp.abspath(candidate)
+    looked = ', '.join(osp.abspath(c) for c in candidates)
+    raise FileNotFoundError(f'train_cfg.train_config {path} not found (looked '
+                            f'for {looked}): give an absolute path or one '
+                            'relative to the search config')
+
+
+def convert_fractional_schedulers(runner, max_iters: int) -> None:
+    """Float ``begin`` / ``end`` / ``T_max`` of the ``by_epoch=False``
+    schedulers in the runner's (not yet built) ``param_scheduler`` are
+    fractions of ``max_iters``: made iterations here, before the runner
+    builds them (``Runner.train`` builds the loop first)."""
+    def convert(scheduler):
+        if not isinstance(scheduler, dict) or scheduler.get('by_epoch', True):
+            return scheduler
+        scheduler = copy.deepcopy(scheduler)
+        converted = False
+        for key in ('begin', 'end', 'T_max'):
+            value = scheduler.get(key)
+            if not isinstance(value, float):
+                continue
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(
+                    f"param_scheduler {scheduler['type']} {key}={value}: a "
+                    'float begin/end/T_max of a by_epoch=False scheduler is '
+                    'a fraction of train_cfg.max_iters, in [0, 1] (an int '
+                    'is an iteration)')
+            iters = int(math.floor(value * max_iters + 0.5))
+            # a fraction > 0 is at least 2 iterations: MMEngine's LinearLR
+            # reaches its end factor one step before its end, so a warm-up
+            # of 1 would keep the start factor for the whole run
+            scheduler[key] = max(iters, 2) if value > 0 else 0
+            converted = True
+        if converted and 'begin' in scheduler and 'end' in scheduler:
+            scheduler['end'] = max(scheduler['end'], scheduler['begin'] + 1)
+        return scheduler
+
+    def convert_all(schedulers):
+        if isinstance(schedulers, (list, tuple)):
+            return [convert(s) for s in schedulers]
+        return convert(schedulers)
+
+    schedulers = runner.param_schedulers
+    if isinstance(schedulers, dict) and 'type' not in schedulers:
+        # one list per optimizer (OptimWrapperDict)
+        runner.param_schedulers = {name: convert_all(group)
+                                   for name, group in schedulers.items()}
+    elif schedulers is not None:
+        runner.param_schedulers = convert_all(schedulers)
 
 
 def searched_config(train_config: str, result: dict) -> Config:

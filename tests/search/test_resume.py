@@ -10,7 +10,7 @@ import json
 import os.path as osp
 
 import torch
-from test_search_loop import data, tiny_target, write_config  # noqa: F401
+from test_loop import data, tiny_target, write_config  # noqa: F401
 
 MAX_ITERS = 5
 RESUME_AT = 2

@@ -16,8 +16,7 @@ import time
 
 import pytest
 import torch
-
-from test_demo_pipeline import REPO, free_port, make_data, run
+from runs import REPO, free_port, make_data, run
 
 SEARCH_CONFIG = osp.join(REPO, 'configs', 'search', 'tunas_synthetic.py')
 MAX_ITERS = 6
@@ -270,6 +269,7 @@ def test_cost_target_outside_the_space_is_a_clear_error(data, tiny_target,
 def test_searched_config_with_a_missing_architecture_file(tmp_path):
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
+
     import movinet_mm.search  # noqa: F401
     init_default_scope('mmaction')
     missing = str(tmp_path / 'nowhere' / 'searched_arch.json')
@@ -294,3 +294,55 @@ def test_two_process_search(data, tiny_target, tmp_path):
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert osp.isfile(osp.join(work, 'searched_arch.json'))
     assert len(read_log(work)) == 4
+
+
+# ------------------------------------------------- train_config resolution
+def _runner(config, work_dir, **train_cfg):
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(config)
+    cfg.train_cfg.update(train_cfg)
+    cfg.work_dir = str(work_dir)
+    cfg.log_level = 'WARNING'
+    return Runner.from_cfg(cfg)
+
+
+def test_search_outside_the_repository_root_writes_its_config(
+        data, tiny_target, tmp_path, monkeypatch):
+    """The shipped train_config (a repository-relative path) is found
+    through the installed package's configs from another directory."""
+    config = write_config(tmp_path, data, tiny_target['gmacs'], max_iters=1)
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    runner = _runner(config, tmp_path / 'work')
+    runner.train()
+    assert osp.isfile(tmp_path / 'work' / 'searched_config.py')
+    shipped = osp.join(REPO, 'configs', 'search',
+                       'movinet_searched_synthetic.py')
+    assert osp.isabs(runner.train_loop.train_config)
+    assert osp.samefile(runner.train_loop.train_config, shipped)
+
+
+def test_train_config_relative_to_the_search_config(data, tiny_target,
+                                                    tmp_path, monkeypatch):
+    config = write_config(tmp_path, data, tiny_target['gmacs'])
+    shipped = osp.join(REPO, 'configs', 'search',
+                       'movinet_searched_synthetic.py')
+    (tmp_path / 'my_train.py').write_text(f'_base_ = {shipped!r}\n')
+    monkeypatch.chdir(tmp_path / os.pardir)
+    runner = _runner(config, tmp_path / 'work', train_config='my_train.py')
+    assert runner.train_loop.train_config == str(tmp_path / 'my_train.py')
+
+
+def test_missing_train_config_fails_before_the_search(data, tiny_target,
+                                                      tmp_path):
+    config = write_config(tmp_path, data, tiny_target['gmacs'])
+    runner = _runner(config, tmp_path / 'work',
+                     train_config='configs/search/no_such_config.py')
+    with pytest.raises(FileNotFoundError,
+                       match='train_config configs/search/no_such_config.py '
+                       'not found') as info:
+        runner.train()
+    assert '\n' not in str(info.value)
+    assert not osp.exists(tmp_path / 'work' / 'search_log.jsonl')
