@@ -21,7 +21,8 @@ except ImportError:  # a source checkout that is not installed
 from mmaction.registry import RUNNERS
 from mmengine.config import Config, DictAction
 
-from movinet_mm.utils import CheckpointError, read_checkpoint
+from movinet_mm.utils import CheckpointError, check_output_path, read_checkpoint
+from movinet_mm.utils.config import merge_cfg_options
 
 
 def parse_args(argv=None):
@@ -112,8 +113,7 @@ def merge_args(cfg, args):
         cfg.test_cfg['fp16'] = True
 
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
 
     # work_dir: command line > config > ./work_dirs/<config name>
     if args.work_dir is not None:
@@ -134,6 +134,12 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
 
+    if args.dump is not None:
+        try:
+            check_output_path(args.dump, [args.config, args.checkpoint],
+                              what='--dump')
+        except ValueError as error:
+            raise SystemExit(f'error: {error}') from None
     try:
         read_checkpoint(args.checkpoint)  # fail before building anything
         runner = RUNNERS.build(cfg)

@@ -22,6 +22,7 @@ from mmaction.registry import RUNNERS
 from mmengine.config import Config, DictAction
 
 from movinet_mm.utils import CheckpointError
+from movinet_mm.utils.config import merge_cfg_options
 
 
 def parse_args(argv=None):
@@ -129,8 +130,7 @@ def merge_args(cfg, args):
             diff_rank_seed=args.diff_rank_seed,
             deterministic=args.deterministic)
 
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
 
     # load_from (fine-tuning) loads what fits and logs one line on what was
     # not loaded; --resume loads strictly.
