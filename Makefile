@@ -20,6 +20,8 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	@# install does not create: link the package there (same files).
 	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	  if [ ! -e "$$site/movinet_mm" ] || [ -L "$$site/movinet_mm" ]; then ln -sfn "$(CURDIR)/movinet_mm" "$$site/movinet_mm"; fi
+	@# a failing tool under mim: its one-line error without mim's traceback
+	$(PY) -m movinet_mm.utils.mim_exit
 	$(PY) -c "import movinet_mm, mmaction, mmcv, mmengine, decord, mim; print('movinet_mm stack ok: mmaction', mmaction.__version__, 'mmcv', mmcv.__version__, 'mmengine', mmengine.__version__)"
 	touch $(STAMP)
 

@@ -34,6 +34,14 @@
    before the Runner is built: ``tools/train.py`` imports it at the top and
    configs import it when parsed (``custom_imports``), before
    ``Runner.from_cfg`` -> ``setup_env`` -> ``init_dist``.
+5. Inheriting our configs from outside the repository, as MMAction2 users
+   inherit ``mmaction::`` ones: ``_base_ =
+   'movinet_mm::finetune/movinet_a0_ucf101_split1.py'``. MMEngine reads such
+   a base from the installed package's ``.mim/configs`` only for packages in
+   its ``MODULE2PACKAGE`` table, which lists OpenMMLab's: we add
+   ``movinet_mm`` (it works wherever movinet_mm is imported before the
+   config is read: our tools, ``mim train/test movinet_mm``), and
+   :mod:`movinet_mm.registry` gives the scope its registries.
 """
 import importlib
 import importlib.util
@@ -203,7 +211,13 @@ def _patch_cpu_distributed() -> None:
         runner_module.convert_sync_batchnorm = convert_sync_batchnorm
 
 
+def _register_config_scope() -> None:
+    from mmengine.config import utils as config_utils
+    config_utils.MODULE2PACKAGE.setdefault('movinet_mm', 'movinet_mm')
+
+
 DRN_STUBBED = _stub_missing_drn()
 _ensure_importlib_metadata()
 _register_checkpoint_loaders()
 _patch_cpu_distributed()
+_register_config_scope()

@@ -14,10 +14,8 @@ before anything is written. The output is a tensor-only state dict
 ``mim test movinet_mm ENSEMBLE_CONFIG --checkpoint ensemble.pth``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
 from collections import OrderedDict
 
 import torch
@@ -97,17 +95,9 @@ def check_against_config(merged, config: str) -> None:
 
 
 def save_atomic(obj, path: str) -> str:
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    os.close(fd)
-    try:
+    from movinet_mm.utils import atomic_output_file, sha256_file
+    with atomic_output_file(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    from movinet_mm.utils import sha256_file
     return sha256_file(path)
 
 

@@ -14,9 +14,8 @@ the class names). For a camera or any other source, use
 ``movinet_mm.apis.OnlineRecognizer`` with your own frame iterator.
 """
 import argparse
-import json
-import os
 import os.path as osp
+import sys
 import time
 
 import torch
@@ -34,6 +33,11 @@ from movinet_mm.apis import (
 )
 from movinet_mm.datasets import UnreadableVideoError
 from movinet_mm.utils import CheckpointError
+from movinet_mm.utils.files import (
+    atomic_output_file,
+    check_output_path,
+    write_json_atomic,
+)
 
 
 def parse_args(argv=None):
@@ -88,6 +92,18 @@ def load_labels(path, num_classes):
     return labels
 
 
+def model_class_names(model, cfg, num_classes):
+    """The names an export would write to meta.json (the config's class
+    names or its data set's), else the checkpoint's ``dataset_meta``."""
+    from movinet_mm.deploy.meta import class_names_from_config
+    names = class_names_from_config(cfg, num_classes)
+    if names is None:
+        names = (getattr(model, 'dataset_meta', None) or {}).get('classes')
+    if not names or len(names) != num_classes:
+        return None
+    return [str(n) for n in names]
+
+
 def plot(records, labels, topk, path):
     import matplotlib
     matplotlib.use('Agg')
@@ -104,7 +120,8 @@ def plot(records, labels, topk, path):
     ax.legend(fontsize=7, loc='upper left')
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_output_file(path) as tmp:
+        fig.savefig(tmp, format=osp.splitext(path)[1][1:] or 'png')
     plt.close(fig)
 
 
@@ -118,7 +135,9 @@ def build(args):
         online = online_recognizer(model, cfg, args.device)
         num_classes = getattr(model, 'num_classes', None) or \
             model.cls_head.num_classes
-        labels = load_labels(args.label_map, num_classes)
+        names = model_class_names(model, cfg, num_classes)
+        labels = load_labels(args.label_map, num_classes) \
+            if args.label_map or not names else names
         interval, offset = config_sampling(cfg)
         return online, labels, interval, offset
     from movinet_mm.deploy.runtime import load_runtime
@@ -127,8 +146,9 @@ def build(args):
     names = runtime.meta.get('class_names')
     labels = load_labels(args.label_map, runtime.num_classes) \
         if args.label_map or not names else list(names)
-    return online, labels, \
-        int(runtime.meta['preprocessing'].get('frame_interval', 1)), 0
+    pre = runtime.meta['preprocessing']
+    return online, labels, int(pre.get('frame_interval', 1)), \
+        int(pre.get('frame_offset', 0))
 
 
 def run(args):
@@ -160,17 +180,36 @@ def run(args):
         args.topk, ', '.join(f'{n} ({100 * p:.1f}%)'
                              for n, p in records[-1]['topk'])))
     if args.out_json:
-        os.makedirs(osp.dirname(osp.abspath(args.out_json)), exist_ok=True)
-        tmp = f'{args.out_json}.tmp{os.getpid()}'
-        with open(tmp, 'w') as f:
-            json.dump({'video': video, 'frame_interval': interval,
-                       'backend': args.backend, 'labels': labels,
-                       'predictions': records}, f)
-        os.replace(tmp, args.out_json)
+        write_json_atomic(args.out_json, {
+            'video': video, 'frame_interval': interval,
+            'backend': args.backend, 'labels': labels,
+            'predictions': records}, indent=None)
         print(f'per-frame predictions: {args.out_json}')
     if args.out_png:
         plot(records, labels, args.topk, args.out_png)
         print(f'probabilities over time: {args.out_png}')
+
+
+def check_outputs(args) -> None:
+    """The output files can be written: checked before any work."""
+    inputs = [*args.inputs, args.label_map]
+    for option, path in (('--out-json', args.out_json),
+                         ('--out-png', args.out_png)):
+        if path:
+            check_output_path(path, inputs, what=option)
+    if args.out_json and args.out_png and \
+            osp.realpath(args.out_json) == osp.realpath(args.out_png):
+        raise ValueError(f'--out-json and --out-png are the same file '
+                         f'({args.out_json}); give two paths')
+
+
+def fail(message: str) -> SystemExit:
+    """Bad input: ``message`` (one line) on stderr and exit status 2; the
+    exception's str() is the message, for callers of main()."""
+    print(message, file=sys.stderr)
+    error = SystemExit(message)
+    error.code = 2
+    return error
 
 
 def main(argv=None):
@@ -178,12 +217,16 @@ def main(argv=None):
     from movinet_mm.deploy.export import MissingPackageError
     from movinet_mm.deploy.meta import DeployError
     try:
+        check_outputs(args)
+    except ValueError as error:
+        raise fail(str(error)) from None
+    try:
         run(args)
     except (UnreadableVideoError, CheckpointError, FrameError, DeployError,
             MissingPackageError, FileNotFoundError) as error:
-        raise SystemExit(str(error)) from None
+        raise fail(str(error)) from None
     except ValueError as error:  # a config the online API cannot run
-        raise SystemExit(f'{args.inputs[0]}: {error}') from None
+        raise fail(f'{args.inputs[0]}: {error}') from None
 
 
 if __name__ == '__main__':

@@ -131,15 +131,15 @@ def merge_args(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
-
     if args.dump is not None:
         try:
             check_output_path(args.dump, [args.config, args.checkpoint],
                               what='--dump')
         except ValueError as error:
             raise SystemExit(f'error: {error}') from None
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+
     try:
         read_checkpoint(args.checkpoint)  # fail before building anything
         runner = RUNNERS.build(cfg)

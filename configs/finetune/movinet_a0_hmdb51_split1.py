@@ -11,6 +11,8 @@
 #   └── videos/brush_hair/...
 # Recipe: movinet_a0_ucf101_split1.py's. HMDB51 has ~70 training videos per
 # class: freezing the stem and first blocks helps (frozen_stages=2).
+# Outside configs/finetune/, inherit it rather than copy it:
+#   _base_ = 'movinet_mm::finetune/movinet_a0_hmdb51_split1.py'
 _base_ = './movinet_a0_ucf101_split1.py'
 
 split = 1

@@ -4,6 +4,8 @@
 #       checkpoints/movinet_a0_stream_k600_finetune51.pth --arch a0 \
 #       --mode stream --num-classes 51 --finetune
 # Data and recipe: movinet_a0_hmdb51_split1.py.
+# Outside configs/finetune/, inherit it rather than copy it:
+#   _base_ = 'movinet_mm::finetune/movinet_a0_stream_hmdb51_split1.py'
 _base_ = './movinet_a0_stream_ucf101_split1.py'
 
 split = 1

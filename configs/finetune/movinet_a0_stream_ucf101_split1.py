@@ -5,6 +5,8 @@
 #       --mode stream --num-classes 101 --finetune
 # Data and recipe: movinet_a0_ucf101_split1.py (the same settings, on the
 # stream config, which trains with conv_type '3d_2plus1d').
+# Outside configs/finetune/, inherit it rather than copy it:
+#   _base_ = 'movinet_mm::finetune/movinet_a0_stream_ucf101_split1.py'
 _base_ = '../movinet_a0_stream_k600.py'
 
 split = 1

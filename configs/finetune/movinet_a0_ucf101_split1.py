@@ -26,6 +26,8 @@
 #   python tools/train.py configs/finetune/movinet_a0_ucf101_split1.py
 #   python tools/test.py configs/finetune/movinet_a0_ucf101_split1.py \
 #       work_dirs/movinet_a0_ucf101_split1/epoch_30.pth
+# Outside configs/finetune/, inherit it rather than copy it:
+#   _base_ = 'movinet_mm::finetune/movinet_a0_ucf101_split1.py'
 _base_ = '../movinet_a0_k600.py'
 
 split = 1

@@ -5,6 +5,8 @@
 #   │     # lines like "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01 120 0"
 #   ├── ucf101_val_split_1_rawframes.txt
 #   └── rawframes/ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01/img_00001.jpg ...
+# Outside configs/finetune/, inherit it rather than copy it:
+#   _base_ = 'movinet_mm::finetune/movinet_a0_ucf101_split1_rawframes.py'
 _base_ = './movinet_a0_ucf101_split1.py'
 
 split = 1

@@ -5,7 +5,6 @@ file under an interpreter that has neither torch nor movinet_mm's
 dependencies.
 """
 import json
-import os
 import statistics
 import subprocess
 import time
@@ -75,8 +74,6 @@ def run_worker(cmd, **kwargs) -> Tuple[Optional[dict], str]:
 
 
 def write_json(path: str, obj, indent: int = 1) -> None:
-    """Write JSON atomically (temp file, rename): never a half file."""
-    tmp = str(path) + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=indent)
-    os.replace(tmp, path)
+    """Write JSON atomically: never a half file, nor a temp file left."""
+    from movinet_mm.utils.files import write_json_atomic  # torch side only
+    write_json_atomic(str(path), obj, indent=indent)

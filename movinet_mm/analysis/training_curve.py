@@ -11,6 +11,8 @@ import json
 import os.path as osp
 from typing import Dict, List, Tuple
 
+from ..utils.files import atomic_output_file
+
 TRAIN_LOSS = 'loss'
 TRAIN_ACC = 'top1_acc'
 VAL_ACC = 'acc/top1'
@@ -111,7 +113,8 @@ def plot(train: Dict[int, dict], val: Dict[int, dict], out: str,
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(out)
+    with atomic_output_file(out) as tmp:
+        fig.savefig(tmp, format=osp.splitext(out)[1][1:] or 'png')
     plt.close(fig)
     return out
 

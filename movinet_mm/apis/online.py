@@ -23,9 +23,9 @@ from ..datasets.frames import (
     FramePipeline,
     check_frame,
     config_sampling,
+    ensemble_branches,
     frame_transforms,
     normalisation,
-    test_pipeline,
 )
 
 BACKENDS = ('torch', 'onnxruntime', 'openvino', 'executorch')
@@ -144,28 +144,15 @@ class OnlineEnsemble:
 
     @classmethod
     def from_config(cls, model, cfg: Config, device='cpu'):
-        branches = {}
-        for step in test_pipeline(cfg):
-            if step.get('type') == 'KeyMapper':
-                for key in (step.get('remapping') or {}).values():
-                    branches[key] = step
-        explicit = (cfg.model.get('data_preprocessor') or {}).get(
-            'preprocessors', {})
         members, samplings = [], []
-        for i, (member, key) in enumerate(zip(model.members,
-                                              model.input_keys)):
-            if key not in branches:
-                raise ValueError(f'no pipeline branch (KeyMapper) writes '
-                                 f'{key!r}, the input of ensemble member {i}')
-            transforms = branches[key]['transforms']
-            pre = explicit.get(key) or \
-                cfg.model.members[i].get('data_preprocessor')
+        for member, (key, pipeline, pre) in zip(model.members,
+                                                ensemble_branches(cfg)):
             members.append(OnlineRecognizer(
                 member, FramePipeline(frame_transforms(
-                    transforms, f'the branch of {key!r}'),
+                    pipeline, f'the branch of {key!r}'),
                     *normalisation(pre)),
                 device))
-            samplings.append(config_sampling(list(transforms)))
+            samplings.append(config_sampling(pipeline))
         return cls(members, samplings)
 
     @property
@@ -207,7 +194,8 @@ def init_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None
                     strict: bool = True):
     """Build the config's model, load ``checkpoint`` (checked: a checkpoint
     of another model is a one-line error unless ``strict=False``), put it in
-    eval mode. Returns ``(model, cfg)``."""
+    eval mode; the checkpoint's ``dataset_meta`` (class names) becomes
+    ``model.dataset_meta``. Returns ``(model, cfg)``."""
     from mmaction.utils import register_all_modules
     from mmengine.registry import MODELS
 
@@ -223,7 +211,9 @@ def init_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None
         cfg = config
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checked_checkpoint(model, checkpoint, strict=strict)
+        meta = load_checked_checkpoint(model, checkpoint, strict=strict)
+        if meta.get('dataset_meta'):  # class names, as MMDet/MMPretrain keep
+            model.dataset_meta = dict(meta['dataset_meta'])
     return model.to(device).eval(), cfg
 
 

@@ -8,7 +8,6 @@ atomically (:func:`save_checkpoint`).
 """
 import os
 import re
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
@@ -18,7 +17,7 @@ import torch
 from torch import nn
 
 from ..models.backbones.movinet_arch import ARCH_SPECS, backbone_settings
-from ..utils.files import sha256_file
+from ..utils.files import atomic_output_file, sha256_file
 from .tf_checkpoint import SUFFIX, tf_to_torch_state_dict
 from .tf_reader import load_tf_checkpoint
 
@@ -314,34 +313,10 @@ def save_checkpoint(checkpoint: dict, dst: str) -> str:
     if os.path.isdir(dst):
         raise ValueError(f'output {dst} is an existing directory; expected '
                          'a file path')
-    dst = os.path.abspath(dst)
-    folder = os.path.dirname(dst)
-    made = []
-    probe = folder
-    while not os.path.isdir(probe):
-        made.append(probe)
-        probe = os.path.dirname(probe)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder,
-                               prefix=f'.{os.path.basename(dst)}.',
-                               suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
+    with atomic_output_file(dst) as tmp:
+        with open(tmp, 'wb') as f:
             torch.save(checkpoint, f)
             f.flush()
             os.fsync(f.fileno())
         digest = sha256_file(tmp)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it 0600
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        for d in made:  # folders this call created, innermost first
-            try:
-                os.rmdir(d)
-            except OSError:
-                break
-        raise
     return digest

@@ -65,13 +65,42 @@ def frame_transforms(pipeline: Sequence[dict], source: str = 'the config'
 
 def config_sampling(cfg_or_pipeline) -> Tuple[int, int]:
     """``(frame_interval, offset)`` of the test pipeline's sampler (at its
-    top level; (1, 0) for an ensemble, whose branches sample)."""
+    top level; (1, 0) for an ensemble, whose branches sample); the offset
+    includes any ``ShiftFrameIndices`` after it."""
     pipeline = cfg_or_pipeline if isinstance(cfg_or_pipeline, list) else \
         test_pipeline(cfg_or_pipeline)
     step = find_step(pipeline, *SAMPLERS)
     if step is None:
         return 1, 0
-    return int(step.get('frame_interval', 1)), int(step.get('offset', 0))
+    shift = sum(int(s.get('offset', 0)) for s in pipeline
+                if s.get('type') == 'ShiftFrameIndices')
+    return int(step.get('frame_interval', 1)), \
+        int(step.get('offset', 0)) + shift
+
+
+def ensemble_branches(cfg) -> List[Tuple[str, List[dict], Optional[dict]]]:
+    """``(input key, pipeline, data preprocessor)`` of each member of an
+    ``EnsembleRecognizer`` config, in member order: the pipeline is the test
+    pipeline's steps before the branches, then the member's branch (the
+    ``KeyMapper`` writing its input key)."""
+    head, branches = [], {}
+    for step in test_pipeline(cfg):
+        if step.get('type') == 'KeyMapper':
+            for key in (step.get('remapping') or {}).values():
+                branches[key] = step
+        elif not branches:
+            head.append(dict(step))
+    explicit = (cfg.model.get('data_preprocessor') or {}).get(
+        'preprocessors', {})
+    out = []
+    for i, (key, member) in enumerate(zip(cfg.model.input_keys,
+                                          cfg.model.members)):
+        if key not in branches:
+            raise ValueError(f'no pipeline branch (KeyMapper) writes '
+                             f'{key!r}, the input of ensemble member {i}')
+        out.append((key, head + [dict(t) for t in branches[key]['transforms']],
+                    explicit.get(key) or member.get('data_preprocessor')))
+    return out
 
 
 def normalisation(data_preprocessor: Optional[dict]):
@@ -102,15 +131,15 @@ def describe_preprocessing(cfg, frame_size: Sequence[int]) -> Dict[str, Any]:
     preprocessing for inputs of ``frame_size``.
 
     When the config's pipeline produces another size than ``frame_size`` the
-    resize and crop are scaled to it. ``test_pipeline`` records the config's
-    pipeline as written; what runs is ``resize``, ``crop``, ``mean`` and
-    ``std`` (:meth:`FramePipeline.from_meta`).
+    resize and crop are scaled to it. It is the one description of the
+    preprocessing: :meth:`FramePipeline.from_meta` runs it.
     """
     pipeline = test_pipeline(cfg)
     frame_size = [int(s) for s in frame_size]
     resize_step = find_step(pipeline, 'Resize')
     crop_step = find_step(pipeline, 'CenterCrop')
     sampler = find_step(pipeline, *SAMPLERS)
+    frame_interval, frame_offset = config_sampling(pipeline)
     resize = crop = None
     if resize_step is not None:
         scale = resize_step.get('scale')
@@ -152,10 +181,9 @@ def describe_preprocessing(cfg, frame_size: Sequence[int]) -> Dict[str, Any]:
         mean=mean or [0.0, 0.0, 0.0],
         std=std or [1.0, 1.0, 1.0],
         layout='NCTHW',
-        frame_interval=int(sampler.get('frame_interval', 1)) if sampler
-        else 1,
+        frame_interval=frame_interval,
+        frame_offset=frame_offset,
         clip_len=sampler.get('clip_len') if sampler else None,
-        test_pipeline=pipeline,
     )
 
 
@@ -225,7 +253,7 @@ class FramePipeline:
     Runs ``transforms`` (mmcv/mmaction transform configs, e.g. the test
     pipeline's steps after decoding) on a one-frame clip, then
     ``(x - mean) / std`` (ActionDataPreprocessor's formula; ``to_rgb`` swaps
-    channels first, as it does). ``frame_interval``: the stride of the
+    channels first, as it does). ``frame_interval``, ``frame_offset``: the
     frames a video feeds (:meth:`frame_indices`); ``frame_size``: the
     ``(h, w)`` the model takes, checked when given.
     """
@@ -234,7 +262,8 @@ class FramePipeline:
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None, to_rgb: bool = False,
                  frame_interval: int = 1,
-                 frame_size: Optional[Sequence[int]] = None):
+                 frame_size: Optional[Sequence[int]] = None,
+                 frame_offset: int = 0):
         from mmaction.registry import TRANSFORMS
         from mmaction.utils import register_all_modules
         from mmcv.transforms import Compose
@@ -255,10 +284,12 @@ class FramePipeline:
             torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1, 1)
         self.to_rgb = to_rgb
         self.frame_interval = max(1, int(frame_interval))
+        self.frame_offset = max(0, int(frame_offset))
         self.frame_size = None if frame_size is None else \
             tuple(int(s) for s in frame_size)
         self.key = json.dumps([self.transforms_cfg, mean, std, to_rgb,
-                               self.frame_interval, self.frame_size],
+                               self.frame_interval, self.frame_offset,
+                               self.frame_size],
                               sort_keys=True, default=str)
         self.output_size: Optional[Tuple[int, int]] = None
 
@@ -267,7 +298,8 @@ class FramePipeline:
         transforms = frame_transforms(test_pipeline(cfg))
         return cls(transforms,
                    *normalisation(cfg.model.get('data_preprocessor')),
-                   frame_interval=config_sampling(cfg)[0])
+                   frame_interval=config_sampling(cfg)[0],
+                   frame_offset=config_sampling(cfg)[1])
 
     @classmethod
     def from_meta(cls, meta: Dict[str, Any]) -> 'FramePipeline':
@@ -287,11 +319,12 @@ class FramePipeline:
         return cls(described_transforms(pre), pre.get('mean'),
                    pre.get('std'),
                    frame_interval=pre.get('frame_interval') or 1,
-                   frame_size=frame_size)
+                   frame_size=frame_size,
+                   frame_offset=pre.get('frame_offset') or 0)
 
     def frame_indices(self, total: int) -> np.ndarray:
         """The frames of a ``total``-frame video that are fed."""
-        return np.arange(0, total, self.frame_interval)
+        return np.arange(self.frame_offset, total, self.frame_interval)
 
     def _prepare(self, frame) -> Tensor:
         frame = check_frame(frame)

@@ -45,6 +45,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from movinet_mm.models.backbones.movinet_arch import MIN_FRAME_SIZE
+from movinet_mm.utils.files import write_text_atomic
 
 # Class pairs (a, b): a clip of b is a clip of a played backwards.
 CLASS_PAIRS: Tuple[Tuple[str, str], ...] = (
@@ -379,15 +380,6 @@ def clip_plan(opts) -> Dict[str, List[Tuple[str, int, int]]]:
     return plan
 
 
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def annotation_path(out: str, split: str) -> str:
     return osp.join(out, f'{split}_list_videos.txt')
 
@@ -467,13 +459,13 @@ def generate(opts) -> dict:
             write_avi(osp.join(out, 'videos', rel), clip, opts.fps)
             progress.advance(task)
 
-    _atomic_write(osp.join(out, 'classes.txt'),
-                  ''.join(f'{c}\n' for c in opts.classes))
+    write_text_atomic(osp.join(out, 'classes.txt'),
+                      ''.join(f'{c}\n' for c in opts.classes))
     for split in SPLITS:
-        _atomic_write(annotation_path(out, split),
-                      ''.join(f'{rel} {label}\n'
-                              for rel, label, _ in plan[split]))
-    _atomic_write(osp.join(out, 'meta.json'), json.dumps(meta, indent=1))
+        write_text_atomic(annotation_path(out, split),
+                          ''.join(f'{rel} {label}\n'
+                                  for rel, label, _ in plan[split]))
+    write_text_atomic(osp.join(out, 'meta.json'), json.dumps(meta, indent=1))
     counts = ', '.join(f'{len(plan[s])} {s}' for s in SPLITS)
     print(f'wrote {counts} clips of {opts.size}x{opts.size} px '
           f'({len(opts.classes)} classes) to {out}')

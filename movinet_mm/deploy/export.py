@@ -16,30 +16,36 @@ export leaves nothing behind.
   infer request and is cleared with ``reset_state()``).
 - ExecuTorch ``.pte`` lowered to the XNNPACK delegate; inputs and outputs
   are positional, in the order of ``meta.json``.
+
+An ``EnsembleRecognizer`` exports as its members, ``member_<i>/`` (each a
+model export with the member's own preprocessing and frame sampling), under
+a ``meta.json`` of kind 'ensemble' (:func:`export_ensemble`).
 """
+import copy
 import os
 import os.path as osp
-import shutil
-import tempfile
 from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
 
-from ..datasets.frames import describe_preprocessing
+from ..datasets.frames import describe_preprocessing, ensemble_branches
 from ..models.backbones.movinet_arch import MIN_FRAME_SIZE
-from ..utils.files import sha256_file
+from ..utils.files import atomic_output_dir, sha256_file
 from .inference import build_inference_model
 from .meta import (
     FORMAT_VERSION,
     META_FILE,
     DeployError,
+    check_model_dir,
     class_names_from_config,
     dtype_name,
+    read_meta,
     state_output_name,
     tensor_spec,
     write_json,
 )
+from .schema import SCHEMA_VERSION
 
 BACKENDS = ('onnx', 'openvino', 'executorch')
 MODEL_FILES = {'onnx': 'model.onnx', 'openvino': 'model.xml',
@@ -55,12 +61,30 @@ class MissingPackageError(ImportError):
 def require(module: str, package: Optional[str] = None):
     """Import ``module`` or raise a one-line error naming the pip extra."""
     import importlib
+    if module.startswith('executorch'):
+        quiet_torchao_kernel_warnings()
     try:
         return importlib.import_module(module)
     except ImportError:
         raise MissingPackageError(
             f'{package or module} is not installed; install the deploy '
             f'extra: {INSTALL_HINT}') from None
+
+
+def _not_a_torchao_kernel_library(record) -> bool:
+    message = record.getMessage()
+    return not (message.startswith('Failed to load ') and
+                '/torchao/_C' in message)
+
+
+def quiet_torchao_kernel_warnings() -> None:
+    """Drop torchao's "Failed to load .../torchao/_C_cutlass_90a.abi3.so"
+    warnings (CUDA kernels, logged when ExecuTorch imports torchao; nothing
+    here uses them). Other torchao messages pass."""
+    import logging
+    logger = logging.getLogger('torchao')
+    if _not_a_torchao_kernel_library not in logger.filters:
+        logger.addFilter(_not_a_torchao_kernel_library)
 
 
 # ------------------------------------------------------------------ formats
@@ -142,6 +166,39 @@ def export_openvino(model: nn.Module, mode: str, path: str,
     os.remove(onnx_path)
 
 
+def openvino_io(xml: str, state_names: Sequence[str] = ()) -> Dict:
+    """What an OpenVINO IR takes and gives, as meta.json lists it: a
+    stateful IR has only the frame and the logits, its states are
+    ``variables`` (``{name, state, shape, dtype}``, in ``state_names`` order).
+    """
+    import numpy as np
+    ov = require('openvino')
+    ir = ov.Core().read_model(xml)
+
+    def spec(name, shape, dtype, **extra):
+        dims = [d.get_length() if d.is_static else None for d in shape]
+        return dict(tensor_spec(name, dims, np.dtype(dtype.to_dtype()).name),
+                    **extra)
+
+    inputs = [spec(p.get_any_name(), p.get_partial_shape(),
+                   p.get_element_type()) for p in ir.inputs]
+    outputs = [spec(p.get_any_name(), p.get_partial_shape(),
+                    p.get_element_type()) for p in ir.outputs]
+    # MakeStateful names a variable after its input and output, joined
+    state_of = {f'{n}{state_output_name(n)}': n for n in state_names}
+    order = {n: i for i, n in enumerate(state_names)}
+    variables = sorted(
+        (spec(v.get_info().variable_id, v.get_info().data_shape,
+              v.get_info().data_type,
+              state=state_of.get(v.get_info().variable_id))
+         for v in ir.get_variables()),
+        key=lambda v: order.get(v['state'], len(order)))
+    return dict(inputs=inputs, outputs=outputs,
+                input_names=[s['name'] for s in inputs],
+                output_names=[s['name'] for s in outputs],
+                variables=variables)
+
+
 def export_executorch(model: nn.Module, mode: str, path: str,
                       frames: Optional[int] = None) -> None:
     """An ExecuTorch program lowered to the XNNPACK delegate."""
@@ -196,7 +253,9 @@ def build_meta(model: nn.Module, backend: str, mode: str,
         raise DeployError(f'{len(class_names)} class names for a model of '
                           f'{num_classes} classes')
     return dict(
+        schema_version=SCHEMA_VERSION,
         format_version=FORMAT_VERSION,
+        kind='model',
         backend=backend,
         mode=mode,
         file=MODEL_FILES[backend],
@@ -222,19 +281,6 @@ def build_meta(model: nn.Module, backend: str, mode: str,
 
 
 # ------------------------------------------------------------------ driver
-def check_out_dir(out: str, force: bool = False) -> str:
-    """Refuse an ``out`` that is a file, or a non-empty dir without force."""
-    out = osp.abspath(out)
-    if osp.isfile(out) or (osp.exists(out) and not osp.isdir(out)):
-        raise DeployError(f'--out {out} is an existing file; expected a '
-                          'directory path (remove the file or choose '
-                          'another --out)')
-    if osp.isdir(out) and os.listdir(out) and not force:
-        raise DeployError(f'--out {out} is a non-empty directory; remove it '
-                          'or pass --force to replace it')
-    return out
-
-
 def check_request(recognizer, backend: str, mode: str,
                   frame_size: Sequence[int], frames: Optional[int]) -> None:
     if backend not in BACKENDS:
@@ -270,36 +316,101 @@ def export_model(recognizer, backend: str, mode: str,
 
     The directory holds ``MODEL_FILES[backend]`` and ``meta.json``; it is
     written atomically (a temp dir next to ``out``, renamed at the end).
+    ``force`` replaces a previous export, never anything else
+    (:func:`~movinet_mm.deploy.meta.check_model_dir`). An ensemble exports
+    as its members (:func:`export_ensemble`).
     """
+    if is_ensemble(recognizer):
+        return export_ensemble(recognizer, backend, mode, frame_size, out,
+                               frames, cfg, config_path, checkpoint,
+                               class_names, stateful, force)
     frame_size = tuple(int(s) for s in frame_size)
     check_request(recognizer, backend, mode, frame_size, frames)
     if stateful and (backend != 'openvino' or mode != 'stream'):
         raise DeployError('--stateful is for --backend openvino --mode '
                           'stream')
-    out = check_out_dir(out, force)
+    out = check_model_dir(out, force, [checkpoint, config_path])
     {'onnx': lambda: (require('onnx'), require('onnxscript')),
      'openvino': lambda: require('openvino'),
      'executorch': lambda: require('executorch')}[backend]()
     model = build_inference_model(recognizer, mode, frame_size, frames)
     meta = build_meta(model, backend, mode, frames, cfg, config_path,
                       checkpoint, class_names, stateful)
-    parent = osp.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.tmp-', dir=parent)
-    try:
+    with atomic_output_dir(out) as tmp:
         path = osp.join(tmp, MODEL_FILES[backend])
         kwargs = dict(stateful=stateful) if backend == 'openvino' else {}
         EXPORTERS[backend](model, mode, path, frames, **kwargs)
+        if stateful:  # the states became variables of the IR
+            meta.update(openvino_io(path, model.state_names), state_names=[],
+                        states=[])
         write_json(osp.join(tmp, META_FILE), meta)
-        if osp.isdir(out):  # empty, or --force
-            old = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.old-',
-                                   dir=parent)
-            os.replace(out, osp.join(old, 'previous'))
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return out
+
+
+# ----------------------------------------------------------------- ensembles
+def is_ensemble(recognizer) -> bool:
+    return hasattr(recognizer, 'members') and \
+        hasattr(recognizer, 'input_keys')
+
+
+def ensemble_member_configs(cfg) -> List:
+    """Each member's config: ``cfg`` with the member's model (and data
+    preprocessor) and its pipeline branch as the test pipeline."""
+    configs = []
+    for i, (_, pipeline, pre) in enumerate(ensemble_branches(cfg)):
+        member = copy.deepcopy(cfg)
+        member.model = dict(cfg.model.members[i], data_preprocessor=pre)
+        member.test_pipeline = pipeline
+        configs.append(member)
+    return configs
+
+
+def export_ensemble(recognizer, backend: str, mode: str,
+                    frame_size: Sequence[int], out: str,
+                    frames: Optional[int] = None, cfg=None,
+                    config_path: Optional[str] = None,
+                    checkpoint: Optional[str] = None,
+                    class_names: Optional[List[str]] = None,
+                    stateful: bool = False, force: bool = False) -> str:
+    """Export each member of an ensemble into ``out/member_<i>`` (a model
+    export, its preprocessing that of its pipeline branch) and write
+    ``out/meta.json``: ``kind: 'ensemble'``, ``members`` ``[{dir,
+    input_key}]``, ``combine: 'mean'`` (of the members' raw logits)."""
+    from .. import __version__
+    frame_size = tuple(int(s) for s in frame_size)
+    for member in recognizer.members:  # all checked before any export
+        check_request(member, backend, mode, frame_size, frames)
+    out = check_model_dir(out, force, [checkpoint, config_path])
+    configs = ensemble_member_configs(cfg) if cfg is not None else \
+        [None] * len(recognizer.members)
+    members = [dict(dir=f'member_{i}', input_key=key)
+               for i, key in enumerate(recognizer.input_keys)]
+    with atomic_output_dir(out) as tmp:
+        metas = []
+        for i, (member, member_cfg) in enumerate(zip(recognizer.members,
+                                                     configs)):
+            path = export_model(member, backend, mode, frame_size,
+                                osp.join(tmp, members[i]['dir']), frames,
+                                member_cfg, config_path, checkpoint,
+                                class_names, stateful)
+            meta = read_meta(path)
+            meta['ensemble'] = dict(index=i, input_key=members[i]['input_key'],
+                                    members=len(members))
+            write_json(osp.join(path, META_FILE), meta)
+            metas.append(meta)
+        write_json(osp.join(tmp, META_FILE), dict(
+            schema_version=SCHEMA_VERSION,
+            format_version=FORMAT_VERSION,
+            kind='ensemble',
+            backend=backend,
+            mode=mode,
+            members=members,
+            combine='mean',  # of the members' raw logits, before softmax
+            frame_size=list(frame_size),
+            frames=frames,
+            class_names=metas[0]['class_names'],
+            num_classes=metas[0]['num_classes'],
+            source=metas[0]['source'],
+            movinet_mm_version=__version__,
+            torch_version=torch.__version__))
     return out

@@ -29,10 +29,7 @@ kernels use ``VPMADDUBSW``, whose int16 pair sums can saturate;
 ``reduce_range='auto'`` then quantizes the weights to 7 bits (onnxruntime's
 advice); with VNNI/AMX (or on ARM) it keeps 8 bits.
 """
-import os
 import os.path as osp
-import shutil
-import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
@@ -40,8 +37,16 @@ import numpy as np
 from ..datasets.frames import FramePipeline as _FramePipeline
 from ..datasets.frames import input_range, read_video
 from ..utils.errors import UnreadableVideoError
-from ..utils.files import sha256_file
-from .meta import META_FILE, DeployError, read_meta, write_json
+from ..utils.files import atomic_output_dir, sha256_file
+from .meta import (
+    META_FILE,
+    QUANTIZE_TOOL,
+    DeployError,
+    check_model_dir,
+    read_meta,
+    write_json,
+)
+from .schema import SCHEMA_VERSION
 
 ACTIVATION_TYPES = ('uint8', 'int8')
 CALIBRATE_METHODS = ('minmax', 'percentile', 'entropy')
@@ -343,7 +348,6 @@ def quantize_stream_model(model_dir: str, out: str,
         quantize_static,
     )
 
-    from .export import check_out_dir
     meta = check_source(model_dir)
     if activation_type not in ACTIVATION_TYPES:
         raise DeployError(f'activation type must be one of '
@@ -362,7 +366,8 @@ def quantize_stream_model(model_dir: str, out: str,
                           'annotation file or a config split')
     if random_frames is not None and random_frames < 1:
         raise DeployError(f'random_frames must be >= 1, got {random_frames}')
-    out = check_out_dir(out, force)
+    out = check_model_dir(out, force, [model_dir, *(videos or ())],
+                          QUANTIZE_TOOL)
     src = osp.join(model_dir, meta['file'])
     has_vnni = cpu_has_vnni()
     reduce = {'on': True, 'off': False, 'auto': not has_vnni}[reduce_range]
@@ -375,10 +380,7 @@ def quantize_stream_model(model_dir: str, out: str,
     keep_float = float_nodes(model, meta['state_names'], quantize_head)
     del model
 
-    parent = osp.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.tmp-', dir=parent)
-    try:
+    with atomic_output_dir(out) as tmp:
         dst = osp.join(tmp, 'model.onnx')
         method = {'minmax': CalibrationMethod.MinMax,
                   'percentile': CalibrationMethod.Percentile,
@@ -395,6 +397,7 @@ def quantize_stream_model(model_dir: str, out: str,
                         nodes_to_exclude=keep_float, calibrate_method=method,
                         extra_options=extra)
         qmeta = dict(meta)
+        qmeta['schema_version'] = SCHEMA_VERSION  # the layout written now
         qmeta['file'] = 'model.onnx'
         qmeta['quantization'] = dict(
             tool='onnxruntime.quantization.quantize_static',
@@ -422,17 +425,6 @@ def quantize_stream_model(model_dir: str, out: str,
         )
         write_json(osp.join(tmp, META_FILE), qmeta)
         _check_loads(tmp)
-        if osp.isdir(out):  # empty, or force
-            old = tempfile.mkdtemp(prefix=f'.{osp.basename(out)}.old-',
-                                   dir=parent)
-            os.replace(out, osp.join(old, 'previous'))
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

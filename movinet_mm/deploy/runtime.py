@@ -15,6 +15,7 @@ in ``recognizer.init_state``; ``predict(video)`` runs a clip model. Backends:
 movinet_mm[deploy]``.
 """
 import os.path as osp
+from contextlib import contextmanager
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -30,6 +31,50 @@ RUNTIMES_OF = {'onnx': ('onnxruntime', 'openvino'),
                'executorch': ('executorch', )}
 PRECISIONS = ('f32', 'bf16')
 State = Dict[str, np.ndarray]
+
+
+@contextmanager
+def loading(path: str, runtime: str):
+    """A model file the runtime cannot load (corrupt, truncated, another
+    version): one line naming it, instead of the runtime's own error."""
+    try:
+        yield
+    except (DeployError, MissingPackageError):
+        raise
+    except Exception as error:  # noqa: BLE001  (each runtime's own types)
+        lines = [line.strip() for line in str(error).splitlines()
+                 if line.strip()]
+        reason = lines[-1][:200] if lines else type(error).__name__
+        raise DeployError(f'{path} cannot be loaded by {runtime} ({reason}): '
+                          'the file is corrupt or truncated; export it again '
+                          '(tools/deployment/export.py)') from None
+
+
+def check_pte_header(path: str) -> None:
+    """Refuse a file that is not a whole ExecuTorch program before
+    ExecuTorch reads it (some garbage aborts the process there)."""
+    import os
+    with open(path, 'rb') as f:
+        head = f.read(40)
+    size = os.path.getsize(path)
+    if len(head) < 8 or head[4:6] != b'ET':
+        raise DeployError(f'{path} is not an ExecuTorch program (no ET '
+                          'identifier): the file is corrupt or truncated; '
+                          'export it again (tools/deployment/export.py)')
+
+    def field(at: int) -> int:
+        return int.from_bytes(head[at:at + 8], 'little')
+
+    if head[8:12] == b'eh00' and len(head) == 40:  # the extended header
+        # header length, program size, segment offset, segment size
+        segments = field(32) if int.from_bytes(head[12:16], 'little') > 24 \
+            else 0
+        expected = max(field(16), field(24) + segments if segments else 0)
+        if size < expected:
+            raise DeployError(f'{path} has {size} bytes, its header says '
+                              f'{expected}: the file is corrupt or '
+                              'truncated; export it again '
+                              '(tools/deployment/export.py)')
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -167,8 +212,9 @@ class OnnxRuntime(Runtime):
             options.inter_op_num_threads = 1
         options.graph_optimization_level = \
             ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(
-            self.model_path, options, providers=['CPUExecutionProvider'])
+        with loading(self.model_path, 'onnxruntime'):
+            self.session = ort.InferenceSession(
+                self.model_path, options, providers=['CPUExecutionProvider'])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
@@ -193,7 +239,16 @@ class OpenVINORuntime(Runtime):
         if num_threads:
             config['INFERENCE_NUM_THREADS'] = int(num_threads)
         core = ov.Core()
-        with keep_signal_stack():  # see signal_stack.py: a SIGSEGV otherwise
+        path = self.model_path
+        if meta['backend'] == 'openvino':  # an IR: model.xml + model.bin
+            weights = osp.splitext(path)[0] + '.bin'
+            if not osp.isfile(weights):
+                raise DeployError(f'{model_dir} lacks {osp.basename(weights)}'
+                                  f', the weights of {meta["file"]}: copy '
+                                  'it along, or export again')
+            path = f'{path} or its weights {weights}'
+        # see signal_stack.py: a SIGSEGV otherwise
+        with keep_signal_stack(), loading(path, 'openvino'):
             self.compiled = core.compile_model(
                 core.read_model(self.model_path), 'CPU', config)
         self.request = self.compiled.create_infer_request()
@@ -221,8 +276,10 @@ class ExecuTorchRuntime(Runtime):
             portable_lib._unsafe_reset_threadpool(int(num_threads))
         self._torch = torch
         # The method runs on the program's memory: keep the program alive.
-        self.program = ETRuntime.get().load_program(self.model_path)
-        self.method = self.program.load_method('forward')
+        check_pte_header(self.model_path)
+        with loading(self.model_path, 'executorch'):
+            self.program = ETRuntime.get().load_program(self.model_path)
+            self.method = self.program.load_method('forward')
 
     def _run(self, inputs):
         tensors = [self._torch.from_numpy(np.ascontiguousarray(x))

@@ -35,7 +35,6 @@ import math
 import os
 import os.path as osp
 import random
-import tempfile
 from typing import Dict, Optional, Union
 
 import numpy as np
@@ -49,6 +48,7 @@ from mmengine.registry import LOOPS
 from mmengine.runner import IterBasedTrainLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
 
+from ..utils.files import write_text_atomic
 from .controller import Controller, absolute_reward, make_controller_optimizer
 from .cost import cost_range, total_macs
 from .space import Architecture
@@ -57,14 +57,6 @@ from .supernet import MoViNetSupernet, max_frames_needed
 ARCH_FILE = 'searched_arch.json'
 CONFIG_FILE = 'searched_config.py'
 LOG_FILE = 'search_log.jsonl'
-
-
-def atomic_write(path: str, text: str) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.tmp_', dir=folder)
-    with os.fdopen(fd, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 class SearchStateHook(Hook):
@@ -417,11 +409,11 @@ class TuNASSearchLoop(IterBasedTrainLoop):
     def write_outputs(self) -> dict:
         result = self.result()
         work_dir = self.runner.work_dir
-        atomic_write(osp.join(work_dir, ARCH_FILE),
+        write_text_atomic(osp.join(work_dir, ARCH_FILE),
                      json.dumps(result, indent=1))
         if self.train_config:
             cfg = searched_config(self.train_config, result)
-            atomic_write(osp.join(work_dir, CONFIG_FILE), cfg.pretty_text)
+            write_text_atomic(osp.join(work_dir, CONFIG_FILE), cfg.pretty_text)
         print_log(f'search done: most likely architecture '
                   f"{result['gmacs']:.4f} GMACs (target "
                   f"{result['target_gmacs']:.4f}): "

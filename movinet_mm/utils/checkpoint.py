@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import CheckpointError
+from .files import check_output_path  # noqa: F401  (was defined here)
 
 MODULE_PREFIX = re.compile(r'^module\.')
 STEM_KEY = 'stem.conv.weight'
@@ -308,27 +309,3 @@ def _log(message: str, logger=None, level=logging.INFO) -> None:
     from mmengine.logging import print_log
     print_log(message, logger=logger if logger is not None else 'current',
               level=level)
-
-
-# ------------------------------------------------------------------ outputs
-def check_output_path(out: str, inputs=(), what: str = 'output') -> str:
-    """Refuse an output file that is one of the inputs or a directory.
-
-    Compares resolved paths (symlinks, ``..``, relative paths), so that no
-    tool writes over what it reads. Returns the resolved output path.
-    """
-    resolved = osp.realpath(str(out))
-    if osp.isdir(resolved):
-        raise ValueError(f'{what} {out} is an existing directory; expected '
-                         'a file path')
-    for source in inputs:
-        if source is None:
-            continue
-        src = osp.realpath(str(source))
-        same = resolved == src
-        if not same and osp.exists(resolved) and osp.exists(src):
-            same = osp.samefile(resolved, src)
-        if same:
-            raise ValueError(f'{what} {out} is also an input ({source}); '
-                             'choose another output path')
-    return resolved

@@ -97,7 +97,7 @@ def test_configs_are_self_contained(path):
     with open(path) as f:
         text = f.read()
     assert 'mmaction::' not in text
-    assert '::' not in ''.join(re.findall(r'_base_\s*=.*', text))
+    assert '::' not in ''.join(re.findall(r'^_base_\s*=.*', text, re.M))
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)

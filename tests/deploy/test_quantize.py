@@ -20,6 +20,7 @@ from helpers import (
 )
 from mmengine.config import Config
 from mmengine.registry import MODELS
+from tiny_export import config_text
 from videos import moving_square, write_video
 
 from movinet_mm.deploy.export import export_model
@@ -36,32 +37,7 @@ sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
 import evaluate_exported  # noqa: E402
 import quantize as quantize_tool  # noqa: E402
 
-TINY_ARCH = dict(
-    stem_channels=8,
-    blocks=[dict(out_channels=16, layers=[(24, (3, 3, 3), (1, 2, 2)),
-                                          (24, (3, 3, 3), (1, 1, 1))]),
-            dict(out_channels=24, layers=[(48, (5, 3, 3), (1, 2, 2))])],
-    project_channels=32, head_channels=48)
-CONFIG = f'''
-model = dict(
-    type='MoViNetRecognizer',
-    backbone=dict(type='MoViNet', arch={TINY_ARCH!r}, causal=True,
-                  conv_type='2plus1d', se_type='2plus3d',
-                  activation='hard_swish', gating_activation='hard_sigmoid'),
-    cls_head=dict(type='MoViNetHead', num_classes=3, in_channels=32,
-                  hidden_channels=48),
-    data_preprocessor=dict(type='ActionDataPreprocessor',
-                           mean=[114.75, 114.75, 114.75],
-                           std=[57.375, 57.375, 57.375], format_shape='NCTHW'))
-test_pipeline = [
-    dict(type='DecordInit'),
-    dict(type='SampleAllFrames', frame_interval=1),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(32, 32), keep_ratio=False),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
-]
-'''
+CONFIG = config_text(3)
 
 
 @pytest.fixture(scope='module')

@@ -236,6 +236,6 @@ def test_online_api_and_stream_demo_on_broken_videos(videos, tmp_path,
             list(read_video_frames(path))
         with pytest.raises(SystemExit) as error:
             demo.main([config, 'none', path])
-        message = str(error.value.code)
+        message = str(error.value)  # the line; exit status 2
         assert message.startswith(f'cannot read video {path}: ')
         assert '\n' not in message

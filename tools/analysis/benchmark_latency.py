@@ -58,6 +58,7 @@ from movinet_mm.analysis import latency
 from movinet_mm.analysis.benchmark_utils import print_result, write_json
 from movinet_mm.analysis.latency import DEFAULT_SIZES, STREAM_BACKENDS
 from movinet_mm.models.backbones.movinet_arch import MIN_FRAME_SIZE
+from movinet_mm.utils.files import check_output_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,6 +117,11 @@ def main(argv=None) -> int:
     if args.worker:
         print_result(latency.worker(json.loads(args.worker)))
         return 0
+    if args.json:
+        try:
+            check_output_path(args.json, what='--json')
+        except ValueError as error:
+            raise SystemExit(f'error: {error}') from None
     rows = latency.plan(
         models=args.models, threads=args.threads, backends=args.backends,
         size=args.size, compile_models=args.compile_models, clip=args.clip,

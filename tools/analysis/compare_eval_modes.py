@@ -22,7 +22,6 @@ It prints top-1, frames pushed through the network per video, and model time
 per video (decoding excluded; batch 1, so videos of any length mix).
 """
 import argparse
-import json
 import os.path as osp
 import sys
 
@@ -40,6 +39,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import load_checkpoint
 
 from movinet_mm.analysis import eval_modes
+from movinet_mm.utils.files import check_output_path, write_json_atomic
 
 
 def parse_args():
@@ -63,6 +63,12 @@ def parse_args():
 
 def main():
     args = parse_args()
+    if args.json:
+        try:
+            check_output_path(args.json, [args.config, args.checkpoint],
+                              what='--json')
+        except ValueError as error:
+            raise SystemExit(f'error: {error}') from None
     register_all_modules()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -95,8 +101,7 @@ def main():
     report = dict(config=args.config, checkpoint=args.checkpoint, **result)
     print(eval_modes.format_report(report))
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=2)
+        write_json_atomic(args.json, report, indent=2)
 
 
 if __name__ == '__main__':

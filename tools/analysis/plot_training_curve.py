@@ -26,6 +26,7 @@ except ImportError:  # a source checkout that is not installed
         osp.abspath(__file__)))))
 
 from movinet_mm.analysis import training_curve
+from movinet_mm.utils.files import check_output_path
 
 
 def parse_args(argv=None):
@@ -55,6 +56,11 @@ def main(argv=None) -> int:
         base = args.path if osp.isdir(args.path) else osp.dirname(
             osp.dirname(osp.dirname(osp.abspath(args.path))))
         out = osp.join(base, 'training_curve.png')
+    try:
+        check_output_path(out, files, what='--out')
+    except ValueError as error:
+        print(f'plot_training_curve.py: error: {error}', file=sys.stderr)
+        return 1
     title = args.title if args.title is not None else osp.basename(
         osp.normpath(args.path if osp.isdir(args.path) else out))
     training_curve.plot(train, val, out, title)

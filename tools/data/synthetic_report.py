@@ -18,7 +18,6 @@ checkpoints, logs and plots are; ``--json`` writes the numbers::
         --data data/synthetic --work-dir work_dirs/x
 """
 import argparse
-import json
 import os.path as osp
 import sys
 
@@ -29,6 +28,7 @@ except ImportError:  # a source checkout that is not installed
         osp.abspath(__file__)))))
 
 from movinet_mm.analysis import synthetic_report
+from movinet_mm.utils.files import check_output_path, write_json_atomic
 
 
 def parse_args(argv=None):
@@ -45,6 +45,14 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.json:
+        try:
+            check_output_path(args.json, [
+                args.predictions, osp.join(args.data, 'classes.txt'),
+                osp.join(args.data, 'meta.json')], what='--json')
+        except ValueError as error:
+            print(f'synthetic_report.py: error: {error}', file=sys.stderr)
+            return 2
     classes, pairs = synthetic_report.read_classes(args.data)
     preds = synthetic_report.load_predictions(args.predictions)
     report = synthetic_report.pair_report(preds, classes, pairs)
@@ -53,8 +61,7 @@ def main(argv=None) -> int:
         text += '\n' + '\n'.join(synthetic_report.locations(args.work_dir))
     print(text)
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=1)
+        write_json_atomic(args.json, report)
     return 0
 
 

@@ -15,11 +15,11 @@ streamed frame by frame through every model with its state carried; the
 prediction is the argmax of the logits after the last frame. Reported per
 model: top-1 against the labels, and the share of videos whose prediction
 equals that of the first model (the reference). Unreadable videos are named
-on stderr and skipped (counted in the report), never fatal.
+on stderr and skipped (counted in the report); none readable is an error.
+Labels outside the model's classes are named in one warning and left out
+of top-1; models with different class counts are not compared.
 """
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -76,6 +76,17 @@ def evaluate(models, videos, threads=None, log=None) -> dict:
             raise DeployError(f'{model_dir} holds a {rt.mode} model; this '
                               'tool streams stream models')
         runtimes.append(rt)
+    num_classes = runtimes[0].num_classes
+    if any(rt.num_classes != num_classes for rt in runtimes):
+        raise DeployError('cannot compare models with different classes: ' +
+                          ', '.join(f'{d} has {rt.num_classes}' for (d, _), rt
+                                    in zip(models, runtimes)))
+    outside = [(p, lab) for p, lab in videos
+               if lab is not None and not 0 <= lab < num_classes]
+    if outside and log:
+        log(f'warning: {len(outside)} of {len(videos)} labels are outside '
+            f'the {num_classes} classes of the model (e.g. {outside[0][0]}: '
+            f'label {outside[0][1]}); those videos are left out of top-1')
     pipelines = [FramePipeline.from_meta(rt.meta) for rt in runtimes]
     keys = [p.key for p in pipelines]
     predictions = [[] for _ in runtimes]
@@ -103,7 +114,12 @@ def evaluate(models, videos, threads=None, log=None) -> dict:
             log(f'{index + 1}/{len(videos)} videos, '
                 f'{time.perf_counter() - start:.0f} s')
     n = len(labels)
-    labelled = [i for i, lab in enumerate(labels) if lab is not None]
+    if not n:
+        raise DeployError(f'none of the {len(videos)} videos could be read: '
+                          + (skipped[0] if skipped else 'no videos listed'))
+    labelled = [i for i, lab in enumerate(labels)
+                if lab is not None and 0 <= lab < num_classes]
+    unlabelled = sum(lab is None for lab in labels)
     rows = []
     for (model_dir, backend), rt, preds in zip(models, runtimes,
                                                predictions):
@@ -116,7 +132,9 @@ def evaluate(models, videos, threads=None, log=None) -> dict:
             correct=correct,
             agreement=100.0 * agree / n if n else None,
             agree=agree))
-    return dict(videos=n, labelled=len(labelled), skipped=skipped,
+    return dict(videos=n, labelled=len(labelled),
+                outside_classes=n - unlabelled - len(labelled),
+                num_classes=num_classes, skipped=skipped,
                 frames=frames_streamed,
                 seconds=round(time.perf_counter() - start, 1), models=rows)
 
@@ -135,6 +153,10 @@ def markdown(result) -> str:
     lines.append(f'{result["videos"]} videos ({result["frames"]} frames) '
                  f'streamed frame by frame, {len(result["skipped"])} '
                  f'unreadable skipped, {result["seconds"]} s.')
+    if result.get('outside_classes'):
+        lines.append(f'top-1 leaves out {result["outside_classes"]} videos '
+                     f'whose labels are outside the {result["num_classes"]} '
+                     'classes of the model.')
     if len(result['models']) >= 2 and result['labelled']:
         ref = result['models'][0]['top1']
         for r in result['models'][1:]:
@@ -146,7 +168,11 @@ def markdown(result) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from movinet_mm.deploy.quantize import videos_from_ann_file, videos_from_config
+    from movinet_mm.utils.files import check_output_path, write_json_atomic
     models = [parse_model(m) for m in args.models]
+    if args.json:
+        check_output_path(args.json, [args.config, args.ann_file,
+                                      *(d for d, _ in models)], what='--json')
     if args.config:
         videos = videos_from_config(args.config, args.split)
     else:
@@ -158,10 +184,7 @@ def main(argv=None) -> int:
                                             flush=True))
     print(markdown(result))
     if args.json:
-        tmp = f'{args.json}.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, args.json)
+        write_json_atomic(args.json, result)
     return 0
 
 

@@ -32,7 +32,8 @@ def parse_args(argv=None):
                         'length for onnx/openvino; required for executorch)')
     parser.add_argument('--out', required=True, help='output directory')
     parser.add_argument('--force', action='store_true',
-                        help='replace a non-empty --out directory')
+                        help='replace --out if it holds a previous export '
+                        '(and nothing else)')
     parser.add_argument('--non-strict', action='store_true',
                         help='load a checkpoint that does not fit the model '
                         'exactly (missing/unexpected keys are reported)')
@@ -52,8 +53,11 @@ def main(argv=None) -> str:
 
     import movinet_mm  # noqa: F401  (registers the modules)
     from movinet_mm.deploy.export import export_model
+    from movinet_mm.deploy.meta import check_model_dir
     from movinet_mm.utils.checkpoint import load_checked_checkpoint
 
+    check_model_dir(args.out, args.force,
+                    [args.config, args.checkpoint, args.class_names])
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(args.config)
     model = MODELS.build(cfg.model)

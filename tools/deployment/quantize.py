@@ -65,7 +65,8 @@ def parse_args(argv=None):
     p.add_argument('--quantize-head', action='store_true',
                    help='also quantize the classifier head')
     p.add_argument('--force', action='store_true',
-                   help='replace a non-empty --out directory')
+                   help='replace --out if it holds a previous int8 model '
+                   '(and nothing else)')
     args = p.parse_args(argv)
     if args.max_videos < 1:
         p.error('--max-videos must be >= 1')
@@ -92,8 +93,11 @@ def calibration_videos(args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from movinet_mm.deploy.meta import read_meta
+    from movinet_mm.deploy.meta import QUANTIZE_TOOL, check_model_dir, read_meta
     from movinet_mm.deploy.quantize import quantization_summary, quantize_stream_model
+    check_model_dir(args.out, args.force, [args.model_dir, args.config,
+                                           args.ann_file, *(args.videos or ())],
+                    QUANTIZE_TOOL)
     videos = calibration_videos(args)
     start = time.perf_counter()
     out = quantize_stream_model(

@@ -16,10 +16,14 @@ What it does, all from meta.json:
    ``logits`` + the next states (``<state>_out``);
 4. print the running top-k; the logits after the last frame are those of
    the whole video.
+
+Bad input (a missing or broken video or model directory) is one line on
+stderr and exit status 2.
 """
 import argparse
 import json
 import os.path as osp
+import sys
 
 import numpy as np
 
@@ -73,28 +77,93 @@ def preprocess(frame: np.ndarray, pre: dict) -> np.ndarray:
                                 dtype=np.float32)
 
 
+def fail(message: str) -> SystemExit:
+    """``message`` on stderr, exit status 2 (raise what it returns)."""
+    print(message, file=sys.stderr)
+    error = SystemExit(message)
+    error.code = 2
+    return error
+
+
 # --------------------------------------------------------------------- video
+def unreadable(path: str, reason) -> SystemExit:
+    text = (str(reason).strip().splitlines() or ['unknown error'])[0]
+    if 'ERROR opening' in text or 'Error reading' in text:
+        text = 'not a video decord can read'
+    elif '.cc:' in text:  # decord: "[time] f.cc:61: Check failed: (...) why"
+        text = 'decoder error: ' + \
+            text.rsplit(') ', 1)[-1].rsplit(': ', 1)[-1]
+    return fail(f'cannot read video {path}: {text[:160]}')
+
+
+def check_frame(frame: np.ndarray, path: str, index: int) -> np.ndarray:
+    """A decoded frame must be uint8 RGB ``[H, W, 3]`` (decord gives 6
+    channels for some tiny videos)."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        shape = 'x'.join(map(str, frame.shape))
+        raise unreadable(path, f'frame {index} decodes as {shape} '
+                         f'{frame.dtype}; expected [H, W, 3] uint8 RGB '
+                         '(re-encode the video, e.g. with ffmpeg)')
+    return frame
+
+
+def check_frame_count(path: str, frames: int) -> None:
+    """Refuse a truncated file: fewer frames than its header declares.
+
+    The rule of movinet_mm.datasets.transforms.video.open_video (training,
+    test loops and the deployment tools): decord by path reads a file cut
+    short as a shorter video; OpenCV reports the declared count (no check
+    without OpenCV).
+    """
+    try:
+        import cv2
+    except ImportError:
+        return
+    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    declared = int(round(capture.get(cv2.CAP_PROP_FRAME_COUNT))) \
+        if capture.isOpened() else 0
+    capture.release()
+    if frames < declared - max(1, round(0.02 * declared)):
+        raise unreadable(path, f'truncated: the container declares '
+                         f'{declared} frames, {frames} are there')
+
+
 def read_frames(path: str):
     """RGB uint8 frames of a video, one at a time (decord, else OpenCV)."""
+    if not osp.isfile(path):
+        raise unreadable(path, 'no such file')
+    if osp.getsize(path) == 0:
+        raise unreadable(path, 'the file is empty (0 bytes)')
     try:
         import decord
     except ImportError:
         decord = None
     if decord is not None:
-        reader = decord.VideoReader(path, num_threads=1)
+        try:
+            reader = decord.VideoReader(path, num_threads=1)
+        except Exception as error:  # decord's own error types
+            raise unreadable(path, error) from None
+        check_frame_count(path, len(reader))
         for index in range(len(reader)):
-            yield reader[index].asnumpy()
+            try:
+                frame = reader[index].asnumpy()
+            except Exception as error:
+                raise unreadable(path, f'frame {index}: {error}') from None
+            yield frame
         return
     import cv2
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
-        raise RuntimeError(f'cannot open {path}')
+        raise unreadable(path, 'OpenCV cannot open it')
+    count = 0
     while True:
         ok, frame = capture.read()
         if not ok:
             break
+        count += 1
         yield frame[:, :, ::-1]  # BGR -> RGB
     capture.release()
+    check_frame_count(path, count)  # OpenCV: known only at the end
 
 
 # --------------------------------------------------------------------- model
@@ -103,18 +172,37 @@ class StreamModel:
 
     def __init__(self, model_dir: str, threads: int = 0):
         import onnxruntime as ort
-        with open(osp.join(model_dir, 'meta.json')) as f:
-            self.meta = json.load(f)
-        if self.meta['mode'] != 'stream' or self.meta['backend'] != 'onnx':
-            raise SystemExit(f'{model_dir} is a {self.meta["backend"]} '
-                             f'{self.meta["mode"]} model; this example runs '
-                             'ONNX stream models')
+        path = osp.join(model_dir, 'meta.json')
+        try:
+            with open(path) as f:
+                self.meta = json.load(f)
+        except (OSError, ValueError) as error:
+            raise fail(f'cannot read {path} ({error}); expected a directory '
+                       'written by tools/deployment/export.py') from None
+        meta = self.meta if isinstance(self.meta, dict) else {}
+        if meta.get('kind') == 'ensemble':
+            raise fail(f'{model_dir} is an ensemble: run each member_<i> '
+                       'directory and average their logits')
+        missing = [k for k in ('mode', 'backend', 'file', 'input_names',
+                               'output_names', 'states', 'num_classes',
+                               'preprocessing') if k not in meta]
+        if missing or not meta['preprocessing']:
+            raise fail(f'{path} lacks {missing or ["preprocessing"]}: export '
+                       'the model again with its config')
+        if meta['mode'] != 'stream' or meta['backend'] != 'onnx':
+            raise fail(f'{model_dir} is a {meta["backend"]} {meta["mode"]} '
+                       'model; this example runs ONNX stream models')
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(
-            osp.join(model_dir, self.meta['file']), options,
-            providers=['CPUExecutionProvider'])
+        model = osp.join(model_dir, meta['file'])
+        try:
+            self.session = ort.InferenceSession(
+                model, options, providers=['CPUExecutionProvider'])
+        except Exception as error:  # onnxruntime's own error types
+            raise fail(f'{model} cannot be loaded by onnxruntime ('
+                       f'{str(error).strip()[:200]}): the file is corrupt or '
+                       'truncated; export it again') from None
         self.input_names = self.meta['input_names']
         self.output_names = self.meta['output_names']
         self.reset()
@@ -150,23 +238,41 @@ def main(argv=None):
     parser.add_argument('--out-json', help='write the final logits and the '
                         'per-frame top-1 here')
     args = parser.parse_args(argv)
+    if args.out_json:  # before any work (movinet_mm's check_output_path)
+        folder = osp.dirname(osp.abspath(args.out_json))
+        if osp.isdir(args.out_json) or not osp.isdir(folder):
+            raise fail(f'--out-json {args.out_json}: expected a file path '
+                       'in an existing directory')
 
     model = StreamModel(args.model_dir, args.threads)
     pre = model.meta['preprocessing']
     names = model.meta.get('class_names') or \
         [str(i) for i in range(model.meta['num_classes'])]
     interval = args.frame_interval or pre.get('frame_interval', 1)
+    offset = pre.get('frame_offset', 0)  # an ensemble member's sampling
+    size = tuple(model.meta['inputs'][0]['shape'][3:])
     logits, fed, top1 = None, 0, []
     for index, frame in enumerate(read_frames(args.video)):
-        if index % interval:
+        if index < offset or (index - offset) % interval:
             continue
-        logits = model.step(preprocess(frame, pre))
+        frame = check_frame(frame, args.video, index)
+        try:
+            image = preprocess(frame, pre)
+        except ValueError as error:  # e.g. a frame smaller than the crop
+            raise fail(f'{args.video}: frame {index}: {error}') from None
+        if image.shape[3:] != size:
+            raise fail(f'{args.video}: frames of {frame.shape[0]}x'
+                       f'{frame.shape[1]} become {image.shape[3]}x'
+                       f'{image.shape[4]} after preprocessing; the model '
+                       f'takes {size[0]}x{size[1]}: check the '
+                       'preprocessing in meta.json')
+        logits = model.step(image)
         fed += 1
         top1.append(int(logits.argmax()))
         if fed % args.print_every == 0:
             print(f'frame {index}: {names[top1[-1]]}')
     if logits is None:
-        raise SystemExit(f'{args.video} has no frames')
+        raise fail(f'cannot read video {args.video}: no frames to feed')
     probs = softmax(logits)
     print(f'{fed} frames fed; top-{args.topk}:')
     for k in np.argsort(-probs)[:args.topk]:
