@@ -21,7 +21,9 @@ Stream checkpoints of either conv type (the released '2plus1d' ones and
 '3d_2plus1d' training checkpoints, told apart by their variables) convert to
 ``--conv-type`` '3d_2plus1d' (default: the layout of
 configs/movinet_*_stream_k600.py) or '2plus1d'. The number of classes comes
-from the checkpoint (600 for Kinetics-600, 400 for the *_base_k400 ones).
+from the checkpoint (600 for Kinetics-600, 400 for the *_base_k400 ones,
+whose class names go into ``meta['class_names']``); the tool prints the
+config that fits (configs/movinet_<arch>[_stream]_<k600|k400>.py).
 To fine-tune on N other classes: ``--num-classes N --finetune`` keeps
 everything but the classifier (cls_head.fc_cls.*), which the model then
 initialises afresh.

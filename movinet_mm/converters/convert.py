@@ -18,17 +18,22 @@ from torch import nn
 
 from ..models.backbones.movinet_arch import ARCH_SPECS, backbone_settings
 from ..utils.files import atomic_output_file, sha256_file
+from .kinetics_labels import class_names_for
 from .tf_checkpoint import SUFFIX, tf_to_torch_state_dict
 from .tf_reader import load_tf_checkpoint
 
 __all__ = ['ConversionError', 'CheckpointInfo', 'inspect_tf_vars',
            'build_model', 'convert_tf_checkpoint', 'save_checkpoint',
-           'MODES', 'STREAM_CONV_TYPES', 'CLASSIFIER_KEYS']
+           'MODES', 'STREAM_CONV_TYPES', 'CLASSIFIER_KEYS',
+           'OFFICIAL_DATASETS', 'paired_config']
 
 MODES = ('base', 'stream')
 STREAM_CONV_TYPES = ('2plus1d', '3d_2plus1d')
 DEFAULT_STREAM_CONV_TYPE = backbone_settings(None, True)['conv_type']
 CLASSIFIER_KEYS = ('cls_head.fc_cls.weight', 'cls_head.fc_cls.bias')
+# classes of an official classifier -> (data set, config suffix)
+OFFICIAL_DATASETS = {600: ('Kinetics-600', 'k600'),
+                     400: ('Kinetics-400', 'k400')}
 _LAYER = re.compile(r'^model/layer_with_weights-0/layer_with_weights-(\d+)/')
 
 
@@ -170,6 +175,23 @@ def _likely_causes(info: CheckpointInfo, arch: str, mode: str) -> List[str]:
     return causes
 
 
+def paired_config(arch: str, mode: str, num_classes: int) -> Optional[str]:
+    """The config of ``configs/`` that an official checkpoint with
+    ``num_classes`` classes is tested with (None: no such config).
+
+    Kinetics-600: ``movinet_<arch>[_stream]_k600.py``; Kinetics-400 (base
+    checkpoints only, ``movinet_<arch>_base_k400``): ``movinet_<arch>_k400.py``.
+    """
+    dataset = OFFICIAL_DATASETS.get(num_classes)
+    if dataset is None or (dataset[1] == 'k400' and mode == 'stream') or \
+            arch not in ARCH_SPECS:
+        return None
+    if arch == 't0' and (mode == 'stream' or dataset[1] != 'k600'):
+        return None
+    stream = '_stream' if mode == 'stream' else ''
+    return f'configs/movinet_{arch}{stream}_{dataset[1]}.py'
+
+
 @dataclass
 class Conversion:
     """The result of :func:`convert_tf_checkpoint`."""
@@ -282,6 +304,15 @@ def convert_tf_checkpoint(src: str,
                                         'num_batches_tracked')))
     summary.append(f'{len(state_dict)} tensors, {num_params:,} parameters '
                    '(BN statistics excluded)')
+    class_names = None if finetune else class_names_for(out_classes)
+    if class_names:
+        summary.append(f'class names: the {len(class_names)} '
+                       f'{OFFICIAL_DATASETS[len(class_names)][0]} classes '
+                       f'({class_names[0]!r} ... {class_names[-1]!r}), in '
+                       "meta['class_names']")
+    config = None if finetune else paired_config(arch, mode, out_classes)
+    if config:
+        summary.append(f'config: {config} ({out_classes} classes)')
     meta = dict(
         converted_from=os.path.basename(os.path.normpath(src)),
         source_format='tf2-checkpoint',
@@ -295,6 +326,10 @@ def convert_tf_checkpoint(src: str,
         classifier_dropped=','.join(dropped),
         converter='movinet_mm.converters (tools/convert_tf_checkpoint.py)',
     )
+    if class_names:
+        meta['class_names'] = class_names
+    if config:
+        meta['config'] = config
     if os.path.isfile(src):
         meta['source_sha256'] = sha256_file(src)
     from movinet_mm.version import __version__
