@@ -42,6 +42,19 @@ def _causal_check(model) -> None:
                          'or an exported stream runtime')
 
 
+def model_is_multi_label(model) -> bool:
+    """A recognizer whose head has ``multi_class=True``, or a runtime of a
+    multi-label export: its classes are scored by sigmoid, not softmax."""
+    if hasattr(model, 'cls_head'):
+        return bool(getattr(model.cls_head, 'multi_class', False))
+    return bool(getattr(model, 'multi_label', False))
+
+
+def scores(logits: Tensor, multi_label: bool) -> Tensor:
+    """Class probabilities: per-class sigmoid if multi-label, else softmax."""
+    return logits.sigmoid() if multi_label else logits.softmax(-1)
+
+
 class OnlineRecognizer:
     """Feed frames one by one (or a few at a time); get running predictions.
 
@@ -57,7 +70,10 @@ class OnlineRecognizer:
     ``model`` is anything with ``stream_step(inputs, state) -> (logits,
     state)``: a causal ``MoViNetRecognizer`` (run on ``device`` without
     gradients) or an exported runtime. The predictions after frame t are
-    those of the whole clip up to t.
+    those of the whole clip up to t. They are softmax probabilities, or
+    per-class sigmoid probabilities for a multi-label model (a head with
+    ``multi_class=True``; a runtime whose meta.json says ``multi_label``):
+    ``multi_label`` tells which.
     """
 
     def __init__(self, model, preprocess: FramePipeline,
@@ -70,6 +86,7 @@ class OnlineRecognizer:
         self.state = None
         self.frames_seen = 0
         self.last_logits: Optional[Tensor] = None
+        self.multi_label = model_is_multi_label(model)
 
     @classmethod
     def from_config(cls, model, cfg: Config, device='cpu'):
@@ -120,7 +137,7 @@ class OnlineRecognizer:
         self.state = state
         self.frames_seen += clip.shape[2]
         self.last_logits = logits[0]
-        return self.last_logits.softmax(-1)
+        return scores(self.last_logits, self.multi_label)
 
 
 class OnlineEnsemble:
@@ -128,9 +145,10 @@ class OnlineEnsemble:
 
     Member i takes the raw frames its pipeline branch samples (``frame
     interval``, ``offset``: the even and odd frames of a half-rate pair) and
-    keeps its own state; the prediction is the softmax of the mean of the
-    members' latest raw logits (the ensemble's rule), so after a video's last
-    frame it is what the stream test loop gives. Feed every raw frame.
+    keeps its own state; the prediction is the softmax (sigmoid for
+    multi-label members) of the mean of the members' latest raw logits (the
+    ensemble's rule), so after a video's last frame it is what the stream
+    test loop gives. Feed every raw frame.
     """
 
     def __init__(self, members: Sequence[OnlineRecognizer],
@@ -141,6 +159,11 @@ class OnlineEnsemble:
         self.members = list(members)
         self.samplings = [tuple(s) for s in samplings]
         self.frames_seen = 0
+        kinds = {m.multi_label for m in self.members}
+        if len(kinds) != 1:
+            raise ValueError('ensemble members must all be multi-label or '
+                             'all single-label')
+        self.multi_label = kinds.pop()
 
     @classmethod
     def from_config(cls, model, cfg: Config, device='cpu'):
@@ -177,7 +200,8 @@ class OnlineEnsemble:
                   if index >= offset and (index - offset) % interval == 0]
         for member in takers:
             member.update(frame)
-        return self.last_logits.softmax(-1) if takers else None
+        return scores(self.last_logits, self.multi_label) if takers \
+            else None
 
 
 def online_recognizer(model, cfg: Config, device='cpu'):

@@ -1,1 +1,2 @@
 from .transforms import *  # noqa: F401,F403
+from .video_dataset import AnnotationError, VideoDataset  # noqa: F401

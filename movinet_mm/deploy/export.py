@@ -45,7 +45,7 @@ from .meta import (
     tensor_spec,
     write_json,
 )
-from .schema import SCHEMA_VERSION
+from .schema import SCHEMA_VERSION, scores_of
 
 BACKENDS = ('onnx', 'openvino', 'executorch')
 MODEL_FILES = {'onnx': 'model.onnx', 'openvino': 'model.xml',
@@ -232,6 +232,7 @@ def build_meta(model: nn.Module, backend: str, mode: str,
     h, w = model.frame_size
     inputs, outputs = io_names(model, mode)
     num_classes = model.num_classes
+    multi_label = bool(getattr(model, 'multi_label', False))
     if mode == 'stream':
         states = [tensor_spec(n, model.state_shapes[n],
                               dtype_name(model.state_dtypes[n]))
@@ -271,6 +272,8 @@ def build_meta(model: nn.Module, backend: str, mode: str,
         preprocessing=preprocessing,
         class_names=class_names,
         num_classes=num_classes,
+        multi_label=multi_label,
+        scores=scores_of(multi_label),
         source=dict(
             config=osp.abspath(config_path) if config_path else None,
             checkpoint=osp.abspath(checkpoint) if checkpoint else None,
@@ -406,6 +409,8 @@ def export_ensemble(recognizer, backend: str, mode: str,
             mode=mode,
             members=members,
             combine='mean',  # of the members' raw logits, before softmax
+            multi_label=metas[0].get('multi_label', False),
+            scores=metas[0].get('scores', 'softmax'),
             frame_size=list(frame_size),
             frames=frames,
             class_names=metas[0]['class_names'],

@@ -82,6 +82,8 @@ class StreamInferenceModel(nn.Module):
         self.state_dtypes = OrderedDict(
             (name, s.dtype) for name, s in spec.items())
         self.num_classes = recognizer.cls_head.num_classes
+        # scores are sigmoid (not softmax) probabilities of the logits
+        self.multi_label = bool(recognizer.cls_head.multi_class)
 
     def init_states(self) -> Tuple[Tensor, ...]:
         return tuple(torch.zeros(self.state_shapes[n], dtype=self.state_dtypes[n])
@@ -115,6 +117,8 @@ class ClipInferenceModel(nn.Module):
         self.frame_size = tuple(frame_size)
         self.frames = frames
         self.num_classes = recognizer.cls_head.num_classes
+        # scores are sigmoid (not softmax) probabilities of the logits
+        self.multi_label = bool(recognizer.cls_head.multi_class)
 
     def forward(self, video: Tensor) -> Tensor:
         h, w = self.frame_size

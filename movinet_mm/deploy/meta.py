@@ -23,6 +23,9 @@ self-contained ``tools/deployment/stream_example.py``. Fields:
   side or fixed resize, centre crop, ``(x - mean) / std``, the frame
   interval and offset: :func:`movinet_mm.datasets.frames.
   describe_preprocessing`), null when exported without a config;
+- ``multi_label`` (bool) and ``scores`` ('sigmoid' for multi-label models,
+  else 'softmax'): how ``logits`` become class probabilities (absent in
+  older files: single-label, softmax; :func:`runtime.class_probabilities`);
 - ``class_names`` (or null), ``num_classes``, ``source`` (config path,
   checkpoint path and SHA-256), ``movinet_mm_version``, ``torch_version``;
   ``ensemble`` (``{index, input_key, members}``) in an ensemble's member.

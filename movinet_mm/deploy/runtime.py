@@ -22,6 +22,7 @@ import numpy as np
 
 from .export import MissingPackageError, require
 from .meta import DeployError, frame_size_of, read_meta
+from .schema import is_multi_label
 from .signal_stack import keep_signal_stack
 
 RUNTIMES = ('onnxruntime', 'openvino', 'executorch')
@@ -83,6 +84,21 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def class_probabilities(logits, multi_label: bool) -> np.ndarray:
+    """Softmax over the last axis, or the per-class sigmoid if multi-label."""
+    x = _to_numpy(logits).astype(np.float64)
+    if multi_label:
+        out = np.empty_like(x)
+        pos = x >= 0  # no overflow for either sign
+        out[pos] = 1 / (1 + np.exp(-x[pos]))
+        e = np.exp(x[~pos])
+        out[~pos] = e / (1 + e)
+    else:
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        out = e / e.sum(axis=-1, keepdims=True)
+    return out.astype(np.float32)
+
+
 class Runtime:
     """An exported model: ``meta``, state contract, ``stream_step``/``predict``."""
 
@@ -94,6 +110,8 @@ class Runtime:
         self.mode = meta['mode']
         self.frame_size = frame_size_of(meta)
         self.num_classes = int(meta['num_classes'])
+        # multi-label models score classes by sigmoid, others by softmax
+        self.multi_label = is_multi_label(meta)
         self.state_names = tuple(meta['state_names'])
         self.state_shapes = {s['name']: tuple(s['shape'])
                              for s in meta['states']}
@@ -181,6 +199,12 @@ class Runtime:
             logits, values = outputs[0], outputs[1:]
         self._last_state = dict(zip(self.state_names, values))
         return logits, self._last_state
+
+    def probabilities(self, logits) -> np.ndarray:
+        """Class probabilities of ``logits`` ``[..., K]`` (from
+        ``stream_step`` or ``predict``): per-class sigmoid for a multi-label
+        model (meta.json ``multi_label``), else the softmax."""
+        return class_probabilities(logits, self.multi_label)
 
     def predict(self, video) -> np.ndarray:
         """Logits ``[1, K]`` of a whole clip ``[1, 3, T, H, W]``."""

@@ -8,6 +8,10 @@ Schema versions (``schema_version``; a file without one is version 1):
 2. ``schema_version``; a stateful IR lists the inputs and outputs it really
    has and its states as ``variables``; ``kind`` ('model' or 'ensemble': a
    directory of ``member_<i>`` exports); ``preprocessing.frame_offset``.
+   Optional in version 2 (added later, read by every reader of it):
+   ``multi_label`` (bool) and ``scores`` ('softmax' | 'sigmoid', which must
+   agree with it): how the ``logits`` become class probabilities. A file
+   without them is a single-label model scored by softmax.
 
 A bad field is one :class:`DeployError` line: the file, the field, what was
 expected and what is there.
@@ -22,6 +26,18 @@ FORMATS = ('onnx', 'openvino', 'executorch')
 MODES = ('stream', 'clip')
 KINDS = ('model', 'ensemble')
 COMBINE = ('mean', )
+SCORES = ('softmax', 'sigmoid')
+
+
+def scores_of(multi_label: bool) -> str:
+    """How the logits become probabilities: sigmoid when multi-label."""
+    return 'sigmoid' if multi_label else 'softmax'
+
+
+def is_multi_label(meta: Dict) -> bool:
+    """A checked meta's model is multi-label (sigmoid scores); files
+    without the field are single-label (softmax)."""
+    return bool(meta.get('multi_label', False))
 
 
 class _Checker:
@@ -144,12 +160,24 @@ def check_meta(meta: Any, path: str) -> Dict:
             all(isinstance(n, str) for n in names)):
         check.fail('class_names', f'null or a list of {num_classes} names '
                    '(num_classes)', names)
+    _check_scores(check, meta)
     _check_tensors(check, meta, version)
     _check_preprocessing(check, meta['preprocessing'])
     if meta.get('quantization') is not None and \
             not isinstance(meta['quantization'], dict):
         check.fail('quantization', 'null or an object', meta['quantization'])
     return meta
+
+
+def _check_scores(check: _Checker, meta: Dict) -> None:
+    multi_label = meta.get('multi_label', False)
+    if not isinstance(multi_label, bool):
+        check.fail('multi_label', 'true or false', multi_label)
+    scores = meta.get('scores', scores_of(multi_label))
+    check.choice(scores, 'scores', SCORES)
+    if scores != scores_of(multi_label):
+        check.fail('scores', f'{scores_of(multi_label)!r} for multi_label='
+                   f'{str(multi_label).lower()}', scores)
 
 
 def _check_tensors(check: _Checker, meta: Dict, version: int) -> None:
@@ -243,4 +271,5 @@ def check_ensemble_meta(meta: Dict, path: str) -> Dict:
                    members)
     check.choice(meta['combine'], 'combine', COMBINE)
     check.int(meta['num_classes'], 'num_classes')
+    _check_scores(check, meta)
     return meta

@@ -273,7 +273,8 @@ def main(argv=None):
             print(f'frame {index}: {names[top1[-1]]}')
     if logits is None:
         raise fail(f'cannot read video {args.video}: no frames to feed')
-    probs = softmax(logits)
+    probs = 1 / (1 + np.exp(-logits)) if model.meta.get('multi_label') \
+        else softmax(logits)  # multi-label: per-class sigmoid, top-k of them
     print(f'{fed} frames fed; top-{args.topk}:')
     for k in np.argsort(-probs)[:args.topk]:
         print(f'  {probs[k]:.3f}  {names[k]}')

@@ -9,6 +9,12 @@ video's last frame. States start fresh for every batch and are per sample,
 so they never cross videos, batch elements or ranks. Videos of different
 lengths in one batch are each cut at their own last frame.
 
+Multi-label models (``MoViNetHead(multi_class=True)``, ``VideoDataset(
+multi_class=True, num_classes=K)``) work the same way: ``pred_score`` and
+the traced ``stream_scores`` are per-class sigmoid probabilities, so
+``AccMetric(metric_list=('mean_average_precision', ))`` gives the mAP, and
+:class:`StreamEvalHook`'s curve is the mAP after each fraction of the video.
+
 A video that cannot be read (unreadable, truncated, zero frames) is
 reported with its path and counted as skipped (``<metric>/skipped_videos``
 in the metrics) with ``on_error='skip'``, or stops the run with

@@ -3,6 +3,7 @@ from typing import Mapping, Optional, Tuple
 
 from mmaction.models.heads.base import BaseHead
 from mmaction.registry import MODELS
+from mmaction.utils import SampleList
 from torch import Tensor, nn
 
 from ..layers import GlobalAvgPool, StreamState, build_activation
@@ -29,7 +30,16 @@ class MoViNetHead(BaseHead):
             models, stream ones included.
         init_std (float): std of the classifier's normal init.
         kwargs: ``BaseHead`` arguments (``loss_cls``, ``label_smooth_eps``,
-            ``topk``, ``average_clips``...).
+            ``topk``, ``average_clips``, ``multi_class``...).
+
+    Multi-label (``multi_class=True``, e.g. with
+    ``loss_cls=dict(type='BCELossWithLogits')``): the targets are the
+    multi-hot ``gt_label`` of ``VideoDataset(multi_class=True)``, and
+    ``predict`` sets ``pred_score`` to per-class sigmoid probabilities:
+    ``average_clips='score'`` averages the views' logits then applies the
+    sigmoid, ``'prob'`` averages the views' sigmoids, None applies the sigmoid
+    to each view (as MMAction2's softmax choices, with sigmoid for softmax).
+    The forward pass still returns raw logits.
     """
 
     def __init__(self,
@@ -51,6 +61,27 @@ class MoViNetHead(BaseHead):
         self.act = build_activation(activation)
         self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio > 0 else None
         self.fc_cls = nn.Linear(hidden_channels, num_classes)
+
+    def average_clip(self, cls_scores: Tensor, num_segs: int = 1) -> Tensor:
+        """``BaseHead.average_clip``; sigmoid scores when multi-label."""
+        if not self.multi_class:
+            return super().average_clip(cls_scores, num_segs)
+        return average_sigmoid_clips(cls_scores, num_segs, self.average_clips)
+
+    def loss_by_feat(self, cls_scores: Tensor,
+                     data_samples: SampleList) -> dict:
+        """``BaseHead.loss_by_feat``; multi-label targets are checked to be
+        multi-hot ``[K]`` vectors (a single-label dataset gives ``[1]``)."""
+        if self.multi_class:
+            for sample in data_samples:
+                label = sample.gt_label
+                if label.dim() != 1 or label.numel() != self.num_classes:
+                    raise ValueError(
+                        f'the head is multi-label (multi_class=True) with '
+                        f'{self.num_classes} classes but a gt_label has shape'
+                        f' {tuple(label.shape)}: use VideoDataset(multi_class'
+                        f'=True, num_classes={self.num_classes})')
+        return super().loss_by_feat(cls_scores, data_samples)
 
     def state_spec(self, batch_size: int) -> StateSpecs:
         return self.pool.state_spec(batch_size, self.in_channels)
@@ -86,6 +117,25 @@ class MoViNetHead(BaseHead):
                         like=x)
         pooled, new_state = self.pool(x, state)
         return self._classify(pooled), new_state
+
+
+def average_sigmoid_clips(logits: Tensor, num_segs: int,
+                          average_clips: Optional[str]) -> Tensor:
+    """Multi-label scores: ``BaseHead.average_clip`` with sigmoid for softmax.
+
+    'score': sigmoid of the mean logits; 'prob': mean of the sigmoids; None:
+    the sigmoid of each view, ``[N, num_segs, K]`` as MMAction2 returns.
+    """
+    if average_clips not in ('score', 'prob', None):
+        raise ValueError(f'{average_clips} is not supported. Currently '
+                         'supported ones are ["score", "prob", None]')
+    logits = logits.view((logits.shape[0] // num_segs, num_segs) +
+                         logits.shape[1:])
+    if average_clips == 'score':
+        return logits.mean(dim=1).sigmoid()
+    if average_clips == 'prob':
+        return logits.sigmoid().mean(dim=1)
+    return logits.sigmoid()
 
 
 def init_head_weights(fc_hidden: nn.Linear, fc_cls: nn.Linear,

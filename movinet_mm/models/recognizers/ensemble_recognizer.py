@@ -20,10 +20,12 @@ class EnsembleRecognizer(BaseModel):
     produced from one decode of the video by pipeline branches (see
     ``configs/movinet_a0_stream_ensemble_k600.py``). As in the MoViNet
     paper, the ensemble's logits are the unweighted mean of the members' raw
-    logits (before softmax); clip averaging and metrics then follow member
-    0's head (``average_clips``). Works with whole clips (``predict``) and
-    with the stream loops (``stream_predict``; each member carries its own
-    state). Members are trained separately, each with its own config.
+    logits (before softmax, or before the sigmoid of multi-label members,
+    which must all be multi-label); clip averaging and metrics then follow
+    member 0's head (``average_clips``, ``multi_class``). Works with whole
+    clips (``predict``) and with the stream loops (``stream_predict``; each
+    member carries its own state). Members are trained separately, each
+    with its own config.
 
     Args:
         members: recognizer configs.
@@ -72,6 +74,14 @@ class EnsembleRecognizer(BaseModel):
                              f' has {classes[odd]} classes, member 0 has '
                              f'{classes[0]}: members must share their classes')
         self.num_classes = classes[0]
+        multi = [bool(m.cls_head.multi_class) for m in self.members]
+        if len(set(multi)) != 1:
+            odd = next(i for i, c in enumerate(multi) if c != multi[0])
+            raise ValueError(f'ensemble member {odd} ({self.input_keys[odd]})'
+                             f' has multi_class={multi[odd]}, member 0 has '
+                             f'{multi[0]}: members must all be multi-label '
+                             'or all single-label')
+        self.multi_class = multi[0]
         for i, path in enumerate(member_checkpoints or []):
             if path:
                 self.load_member(i, path)
