@@ -29,6 +29,18 @@ Annotation files are written atomically at the end (temp file +
 with the same arguments skips the work when the data are complete
 (``force`` regenerates).
 
+Multi-label (``multi_label``; the tool's ``--multi-label``): every clip
+holds 1 to ``MAX_OBJECTS`` (3) objects, each with its own motion class, all
+different; its labels are the set of those classes. The frame is split into
+a 2x2 grid of cells (``size / 2`` px each) and each object moves in a cell
+of its own (``object_scale`` is then a fraction of the cell), so objects
+never overlap; each object of a reversed class is the forward object played
+backwards. The annotation lines are MMAction2's multi-label ones,
+``<path> <label> <label> ...``, for ``VideoDataset(multi_class=True,
+num_classes=len(classes))``. The ``per_class`` counts only set the number
+of clips, ``train_per_class * len(classes)`` per split (with 8 classes and 2
+labels per clip on average, a class is in about a quarter of the clips).
+
 ``tools/data/generate_synthetic.py`` is the command line; from Python::
 
     from movinet_mm.datasets.synthetic import SyntheticOptions, generate
@@ -40,7 +52,7 @@ import os.path as osp
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -64,6 +76,9 @@ MIN_FRAMES = 8
 FORMAT_VERSION = 1
 DEFAULT_OBJECT_SCALE = (0.1, 0.18)  # object radius, fraction of the frame
 ORBIT_SCALE = (0.15, 0.25)  # circling radius, fraction of the frame
+MAX_OBJECTS = 3  # multi-label: objects (= labels) per clip, at most
+GRID = 2  # multi-label: the frame is a GRID x GRID grid of cells
+MIN_OBJECT_RADIUS = 2.0  # multi-label: smallest object radius, px
 
 
 @dataclass
@@ -84,6 +99,7 @@ class SyntheticOptions:
         default_factory=lambda: list(DEFAULT_OBJECT_SCALE))
     motion: float = 1.0
     seed: int = 0
+    multi_label: bool = False  # 1-3 objects per clip, one label each
     force: bool = False
     quiet: bool = False  # no progress bar
 
@@ -167,8 +183,10 @@ def check_args(opts) -> None:
         raise ArgumentError(f'--noise must be >= 0, got {opts.noise}')
     lo_scale, hi_scale = opts.object_scale
     # a circling object on the widest orbit must stay inside the frame
+    # (multi-label: inside its cell, checked below)
     largest = 0.5 - ORBIT_SCALE[1] - 1 / max(opts.size, MIN_SIZE)
-    if not 0 < lo_scale <= hi_scale <= largest:
+    if not is_multi_label(opts) and not (
+            0 < lo_scale <= hi_scale <= largest):
         raise ArgumentError('--object-scale MIN MAX must satisfy 0 < MIN <= '
                             f'MAX <= {largest:.3f} (radius / frame size at '
                             f'--size {opts.size}), got {opts.object_scale}')
@@ -182,12 +200,37 @@ def check_args(opts) -> None:
     if opts.size % 2:
         raise ArgumentError(f'--size must be even (decord 0.6 misreads odd '
                             f'frame widths), got {opts.size}')
+    if is_multi_label(opts):
+        check_multi_label(opts)
     problem = probe_decord(opts.size, opts.size)
     if problem:
         raise ArgumentError(
             f'--size {opts.size}: a {opts.size}x{opts.size} video cannot be '
             f'used: {problem}. decord 0.6 fails on some sizes (e.g. 48, 72); '
             'try 32, 40, 56, 64, 80, 96 or 112')
+
+
+def is_multi_label(opts) -> bool:
+    return bool(getattr(opts, 'multi_label', False))
+
+
+def check_multi_label(opts) -> None:
+    """The grid must hold ``MAX_OBJECTS`` objects: each in its own cell of
+    ``size / GRID`` px, with a radius of at least ``MIN_OBJECT_RADIUS`` px,
+    circling on the widest orbit without leaving its cell."""
+    cell = opts.size // GRID
+    lo_scale, hi_scale = opts.object_scale
+    largest = 0.5 - ORBIT_SCALE[1] - 1 / cell
+    smallest = MIN_OBJECT_RADIUS / cell
+    if not smallest <= lo_scale <= hi_scale <= largest:
+        raise ArgumentError(
+            f'--multi-label: {MAX_OBJECTS} objects do not fit a '
+            f'{opts.size}x{opts.size} frame with --object-scale '
+            f'{lo_scale:g} {hi_scale:g}: each object moves in a cell of '
+            f'{cell}x{cell} px (a {GRID}x{GRID} grid) and needs '
+            f'{smallest:.3f} <= MIN <= MAX <= {largest:.3f} (radius / cell '
+            f'size, at least {MIN_OBJECT_RADIUS:g} px); use a larger --size '
+            f'(e.g. 64) or another --object-scale')
 
 
 # ------------------------------------------------------------- rendering
@@ -347,6 +390,47 @@ def render_clip(rng, label_name: str, frames: int, size: int,
     return np.ascontiguousarray(clip)
 
 
+def render_multi_clip(rng, label_names: Sequence[str], frames: int,
+                      size: int, noise: float,
+                      object_scale: Sequence[float] = DEFAULT_OBJECT_SCALE,
+                      motion: float = 1.0) -> np.ndarray:
+    """One multi-label clip ``[T, size, size, 3]`` uint8 (BGR): an object
+    per name in ``label_names``, each moving in its own cell of a
+    ``GRID`` x ``GRID`` grid (``object_scale``: radius / cell size)."""
+    if len(label_names) > GRID * GRID:
+        raise ValueError(f'at most {GRID * GRID} objects, got {label_names}')
+    background = _background(rng, size)
+    cell = size // GRID
+    cells = rng.permutation(GRID * GRID)[:len(label_names)]
+    objects = []
+    for name, index in zip(label_names, cells):
+        x0, y0 = int(index % GRID) * cell, int(index // GRID) * cell
+        forward = REVERSED_OF.get(name, name)
+        color = _object_color(rng, background[y0:y0 + cell, x0:x0 + cell])
+        _, pts = _shape(rng)
+        radius = rng.uniform(*object_scale) * cell
+        centre, scale, angle = _trajectory(rng, forward, frames, cell,
+                                           radius, motion)
+        if forward != name:  # the reversed twin: this object backwards
+            centre, scale, angle = centre[::-1], scale[::-1], angle[::-1]
+        objects.append((x0, y0, color, pts, centre, scale, angle))
+    sigma = rng.uniform(0, noise)
+    clip = np.empty((frames, size, size, 3), np.uint8)
+    for i in range(frames):
+        canvas = background.copy()
+        for x0, y0, color, pts, centre, scale, angle in objects:
+            c, s = np.cos(angle[i]), np.sin(angle[i])
+            rot = np.array([[c, -s], [s, c]])
+            # drawn in a copy of its cell: nothing spills into another one
+            part = canvas[y0:y0 + cell, x0:x0 + cell].copy()
+            _draw(part, pts @ rot.T * scale[i] + centre[i], color)
+            canvas[y0:y0 + cell, x0:x0 + cell] = part
+        if sigma > 0:
+            canvas += rng.normal(0, sigma, canvas.shape)
+        clip[i] = np.clip(np.round(canvas), 0, 255).astype(np.uint8)
+    return clip
+
+
 def write_avi(path: str, clip: np.ndarray, fps: float) -> None:
     """Write a clip as Motion-JPEG .avi, atomically (temp name, rename)."""
     import cv2
@@ -362,9 +446,13 @@ def write_avi(path: str, clip: np.ndarray, fps: float) -> None:
 
 
 # -------------------------------------------------------------- data set
-def clip_plan(opts) -> Dict[str, List[Tuple[str, int, int]]]:
+def clip_plan(opts) -> Dict[str, List[Tuple[str, Any, int]]]:
     """(relative path, label, frames) of every clip, per split; classes
-    interleaved, lengths drawn from the seed."""
+    interleaved, lengths drawn from the seed. Multi-label: the label is a
+    sorted tuple of 1 to ``MAX_OBJECTS`` different labels, drawn from the
+    seed."""
+    if is_multi_label(opts):
+        return multi_label_plan(opts)
     plan = {}
     lo, hi = opts.frames[0], opts.frames[-1]
     for s, split in enumerate(SPLITS):
@@ -378,6 +466,35 @@ def clip_plan(opts) -> Dict[str, List[Tuple[str, int, int]]]:
             entries.append((f'{split}/{name}', label, frames))
         plan[split] = entries
     return plan
+
+
+def multi_label_plan(opts) -> Dict[str, List[Tuple[str, Tuple[int, ...],
+                                                  int]]]:
+    plan = {}
+    lo, hi = opts.frames[0], opts.frames[-1]
+    num_classes = len(opts.classes)
+    most = min(MAX_OBJECTS, num_classes)
+    for s, split in enumerate(SPLITS):
+        per_class = getattr(opts, f'{split}_per_class')
+        rng = np.random.default_rng([opts.seed, s, 0x3A17])
+        entries = []
+        for i in range(per_class * num_classes):
+            count = int(rng.integers(1, most + 1))
+            labels = tuple(sorted(int(c) for c in rng.choice(
+                num_classes, count, replace=False)))
+            frames = int(rng.integers(lo, hi + 1))
+            names = '+'.join(opts.classes[c] for c in labels)
+            entries.append((f'{split}/{i:05d}_{names}.avi', labels, frames))
+        plan[split] = entries
+    return plan
+
+
+def annotation_line(rel: str, label) -> str:
+    """``<path> <label>``, or ``<path> <label> <label> ...`` (multi-label:
+    MMAction2's ``VideoDataset(multi_class=True)`` format)."""
+    if isinstance(label, (tuple, list)):
+        return ' '.join([rel, *map(str, label)]) + '\n'
+    return f'{rel} {label}\n'
 
 
 def annotation_path(out: str, split: str) -> str:
@@ -398,6 +515,10 @@ def meta_of(opts) -> dict:
         meta['object_scale'] = list(opts.object_scale)
     if opts.motion != 1.0:
         meta['motion'] = opts.motion
+    if is_multi_label(opts):
+        meta.update(multi_label=True, num_classes=len(opts.classes),
+                    max_objects=min(MAX_OBJECTS, len(opts.classes)),
+                    grid=GRID)
     return meta
 
 
@@ -453,9 +574,14 @@ def generate(opts) -> dict:
         task = progress.add_task('clips', total=len(jobs))
         for s, i, rel, label, frames in jobs:
             rng = np.random.default_rng([opts.seed, s, i])
-            clip = render_clip(rng, opts.classes[label], frames, opts.size,
-                               opts.noise, tuple(opts.object_scale),
-                               opts.motion)
+            if is_multi_label(opts):
+                clip = render_multi_clip(
+                    rng, [opts.classes[c] for c in label], frames, opts.size,
+                    opts.noise, tuple(opts.object_scale), opts.motion)
+            else:
+                clip = render_clip(rng, opts.classes[label], frames,
+                                   opts.size, opts.noise,
+                                   tuple(opts.object_scale), opts.motion)
             write_avi(osp.join(out, 'videos', rel), clip, opts.fps)
             progress.advance(task)
 
@@ -463,10 +589,12 @@ def generate(opts) -> dict:
                       ''.join(f'{c}\n' for c in opts.classes))
     for split in SPLITS:
         write_text_atomic(annotation_path(out, split),
-                          ''.join(f'{rel} {label}\n'
+                          ''.join(annotation_line(rel, label)
                                   for rel, label, _ in plan[split]))
     write_text_atomic(osp.join(out, 'meta.json'), json.dumps(meta, indent=1))
     counts = ', '.join(f'{len(plan[s])} {s}' for s in SPLITS)
+    kind = ', multi-label: 1-{} objects per clip'.format(
+        meta['max_objects']) if is_multi_label(opts) else ''
     print(f'wrote {counts} clips of {opts.size}x{opts.size} px '
-          f'({len(opts.classes)} classes) to {out}')
+          f'({len(opts.classes)} classes{kind}) to {out}')
     return meta

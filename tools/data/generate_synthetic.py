@@ -15,6 +15,10 @@ Example::
     # a harder variant (smaller objects, slower motion, more noise)
     python tools/data/generate_synthetic.py --out data/synthetic_hard \\
         --object-scale 0.06 0.1 --motion 0.5 --noise 30
+    # multi-label: 1-3 objects per clip, each its own motion class
+    # (VideoDataset(multi_class=True, num_classes=8); out:
+    # data/synthetic_multilabel unless --out is given)
+    python tools/data/generate_synthetic.py --multi-label
 """
 import argparse
 import os.path as osp
@@ -28,6 +32,8 @@ except ImportError:  # a source checkout that is not installed
 
 from movinet_mm.datasets.synthetic import ArgumentError, SyntheticOptions, generate
 
+MULTI_LABEL_OUT = 'data/synthetic_multilabel'
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
@@ -35,8 +41,9 @@ def parse_args(argv=None):
         '(MMAction2 VideoDataset layout).',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = SyntheticOptions()
-    parser.add_argument('--out', default=defaults.out,
-                        help='output directory')
+    parser.add_argument('--out', default=None,
+                        help=f'output directory (default: {defaults.out}; '
+                        f'{MULTI_LABEL_OUT} with --multi-label)')
     parser.add_argument('--classes', nargs='*', default=defaults.classes,
                         help='class names to use (at least two)')
     parser.add_argument('--train-per-class', type=int,
@@ -64,11 +71,21 @@ def parse_args(argv=None):
                         help='scale of the motion (travel, turning speed, '
                         'growth) per clip; below 1 is slower and harder')
     parser.add_argument('--seed', type=int, default=defaults.seed)
+    parser.add_argument('--multi-label', action='store_true',
+                        help='1 to 3 objects per clip, each moving in its '
+                        'own quarter of the frame with its own motion class; '
+                        'the labels are the set of those classes ("<path> '
+                        '<label> <label> ..." lines, for VideoDataset('
+                        'multi_class=True)); --object-scale is then a '
+                        'fraction of the quarter')
     parser.add_argument('--force', action='store_true',
                         help='regenerate even if the output is complete')
     parser.add_argument('--quiet', action='store_true',
                         help='no progress bar')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = MULTI_LABEL_OUT if args.multi_label else defaults.out
+    return args
 
 
 def main(argv=None) -> int:
