@@ -147,3 +147,12 @@ def test_stream_example_prints_sigmoid_probabilities(exports, tmp_path,
         'logits'])
     expected = sorted((1 / (1 + np.exp(-logits))).tolist(), reverse=True)
     np.testing.assert_allclose(values, expected, atol=2e-3)
+
+
+def test_evaluate_exported_refuses_a_multi_label_model(exports, tmp_path):
+    """top-1 means nothing for several labels: one line pointing to mAP."""
+    evaluate = load_tool('tools/deployment/evaluate_exported.py').evaluate
+    _, _, out = exports[0][True]
+    video = write_video(str(tmp_path / 'v.avi'), frames())
+    with pytest.raises(DeployError, match='multi-label model, scored by mAP'):
+        evaluate([(out, 'onnxruntime')], [(video, 1)])

@@ -75,6 +75,12 @@ def evaluate(models, videos, threads=None, log=None) -> dict:
         if rt.mode != 'stream':
             raise DeployError(f'{model_dir} holds a {rt.mode} model; this '
                               'tool streams stream models')
+        if rt.multi_label:
+            # top-1 means nothing for several labels per video
+            raise DeployError(
+                f'{model_dir} holds a multi-label model, scored by mAP: test '
+                'it with `mim test` and its config (StreamTestLoop reports '
+                'mAP); this tool reports top-1 of single-label models')
         runtimes.append(rt)
     num_classes = runtimes[0].num_classes
     if any(rt.num_classes != num_classes for rt in runtimes):
