@@ -56,20 +56,24 @@ def test_test_tool_refuses_a_checkpoint_of_another_model(tiny, capsys):
 @pytest.mark.slow
 def test_test_tool_non_strict_and_fitting_checkpoints_run(tiny):
     tool = load_tool('tools/test.py')
-    tool.main([tiny['config'], tiny['fits'], '--work-dir',
-               str(tiny['work'] / 'test_fits'), '--cfg-options',
-               'log_level=INFO'])
+
+    def run(name, *args):
+        # one experiment name per run: MMEngine names its logger by name and
+        # start second, so two runs in one second would share a log file
+        tool.main([tiny['config'], tiny['fits'], *args, '--work-dir',
+                   str(tiny['work'] / name), '--cfg-options',
+                   'log_level=INFO', f'experiment_name={name}', *options])
+
+    options = []
+    run('test_fits')
     log = _read_logs(tiny['work'] / 'test_fits')
     assert 'Load checkpoint from' in log and 'acc/top1' in log
     # the 600-class head does not fit a 4-class config: strict refuses,
     # --non-strict loads the rest and says so in one line
-    options = ['--cfg-options', 'model.cls_head.num_classes=4',
-               'log_level=INFO']
+    options = ['model.cls_head.num_classes=4']
     with pytest.raises(SystemExit, match='2 of other shape'):
-        tool.main([tiny['config'], tiny['fits'], '--work-dir',
-                   str(tiny['work'] / 'test_strict'), *options])
-    tool.main([tiny['config'], tiny['fits'], '--non-strict', '--work-dir',
-               str(tiny['work'] / 'test_nonstrict'), *options])
+        run('test_strict')
+    run('test_nonstrict', '--non-strict')
     log = _read_logs(tiny['work'] / 'test_nonstrict')
     assert 'loaded 449 of 451 tensors' in log and 'acc/top1' in log
 
@@ -93,6 +97,7 @@ def test_finetuning_load_from_ends_with_a_one_line_summary(tiny):
     cfg.work_dir = str(tiny['work'] / 'finetune')
     cfg.runner_type = 'CheckedLoadRunner'
     cfg.log_level = 'INFO'
+    cfg.experiment_name = 'finetune'  # its own logger (see the test above)
 
     class Probe(Hook):
         def before_train(self, runner):
