@@ -69,7 +69,9 @@ def _params(arch, classes):
 def test_all_benchmark_configs_exist():
     for name in CONFIGS:
         assert osp.isfile(osp.join(CONFIG_DIR, name)), name
-    for name in ('kinetics400', 'kinetics700', 'mit', 'charades'):
+    # Kinetics-400/700 configs inherit their Kinetics-600 recipe and repoint
+    # its loaders; the other data sets have their own data base
+    for name in ('mit', 'charades'):
         assert osp.isfile(osp.join(CONFIG_DIR, '_base_', 'datasets',
                                    f'{name}.py'))
     # the official README has no stream Kinetics-400 results or checkpoints

@@ -11,58 +11,24 @@
 # Charades_v1_{train,test}.csv ("c092 11.90 21.20;c147 0.00 12.60" -> 92
 # 147), 0..156; docs/benchmarks.md has a script. VideoDataset(multi_class=
 # True, num_classes=157) turns them into a multi-hot target. Videos without
-# any action have no line. The model configs set the pipelines; only the
-# data locations, loaders and the mAP metric are shared here.
-dataset_type = 'VideoDataset'
+# any action have no line. The loaders are those of kinetics600.py; the
+# model configs set the pipelines.
+_base_ = './kinetics600.py'
+
 num_classes = 157
 data_root = 'data/charades/videos'
-data_root_val = 'data/charades/videos'
+data_root_val = data_root
 ann_file_train = 'data/charades/charades_train_list_videos.txt'
 ann_file_val = 'data/charades/charades_val_list_videos.txt'
-ann_file_test = 'data/charades/charades_val_list_videos.txt'
+ann_file_test = ann_file_val
 
-file_client_args = dict(io_backend='disk')
-
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_train,
-        data_prefix=dict(video=data_root),
-        multi_class=True,
-        num_classes=num_classes,
-        pipeline=[]))  # set by each model config
-
-val_dataloader = dict(
-    batch_size=8,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_val,
-        data_prefix=dict(video=data_root_val),
-        multi_class=True,
-        num_classes=num_classes,
-        pipeline=[],  # set by each model config
-        test_mode=True))
-
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_test,
-        data_prefix=dict(video=data_root_val),
-        multi_class=True,
-        num_classes=num_classes,
-        pipeline=[],  # set by each model config
-        test_mode=True))
+train_dataloader = dict(dataset=dict(
+    ann_file=ann_file_train, data_prefix=dict(video=data_root),
+    multi_class=True, num_classes=num_classes))
+val_dataloader = dict(dataset=dict(
+    ann_file=ann_file_val, data_prefix=dict(video=data_root_val),
+    multi_class=True, num_classes=num_classes))
+test_dataloader = val_dataloader
 
 # mean average precision over the 157 classes (Charades' standard metric)
 val_evaluator = dict(type='AccMetric', metric_list=('mean_average_precision', ))

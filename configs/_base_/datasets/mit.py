@@ -12,51 +12,18 @@
 #
 # Labels are 0..338 as in moments_categories.txt (MMAction2's
 # tools/data/mit/generate_videos_filelist.sh writes the lists). Every video
-# is a 3-second clip. The model configs set the pipelines; only the data
-# locations and loaders are shared here.
-dataset_type = 'VideoDataset'
+# is a 3-second clip. The loaders are those of kinetics600.py; the model
+# configs set the pipelines.
+_base_ = './kinetics600.py'
+
 data_root = 'data/mit/videos/training'
 data_root_val = 'data/mit/videos/validation'
 ann_file_train = 'data/mit/mit_train_list_videos.txt'
 ann_file_val = 'data/mit/mit_val_list_videos.txt'
-ann_file_test = 'data/mit/mit_val_list_videos.txt'
-
-file_client_args = dict(io_backend='disk')
+ann_file_test = ann_file_val
 
 train_dataloader = dict(
-    batch_size=16,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_train,
-        data_prefix=dict(video=data_root),
-        pipeline=[]))  # set by each model config
-
+    dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))
 val_dataloader = dict(
-    batch_size=8,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_val,
-        data_prefix=dict(video=data_root_val),
-        pipeline=[],  # set by each model config
-        test_mode=True))
-
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_test,
-        data_prefix=dict(video=data_root_val),
-        pipeline=[],  # set by each model config
-        test_mode=True))
-
-val_evaluator = dict(type='AccMetric')
-test_evaluator = val_evaluator
+    dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root_val)))
+test_dataloader = val_dataloader
