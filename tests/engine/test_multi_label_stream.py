@@ -6,53 +6,30 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from helpers import backbone_cfg, randomize_
+from helpers import randomize_
 from mmaction.evaluation import mean_average_precision
 from mmengine.runner import Runner
+from test_stream_loop import make_cfg as stream_loop_cfg
 from videos import write_dataset
 
 LABELS = ['0 2', '1', '0 1 2', '2', '1 2']
 
 
 def make_cfg(root, ann_file, work_dir, stream=True):
-    pipeline = [
-        dict(type='DecordInit'),
-        dict(type='SampleAllFrames', frame_interval=1),
-        dict(type='DecordDecode'),
-        dict(type='Resize', scale=(-1, 36)),
-        dict(type='CenterCrop', crop_size=32),
-        dict(type='FormatShape', input_format='NCTHW'),
-        dict(type='PackActionInputs', meta_keys=('img_shape', 'filename')),
-    ]
-    return dict(
-        default_scope='mmaction',
-        work_dir=work_dir,
-        model=dict(
-            type='MoViNetRecognizer',
-            backbone=backbone_cfg('a0', True),
-            cls_head=dict(type='MoViNetHead', num_classes=3, in_channels=480,
-                          multi_class=True,
-                          loss_cls=dict(type='BCELossWithLogits'),
-                          average_clips='prob'),
-            data_preprocessor=dict(type='ActionDataPreprocessor',
-                                   mean=[0., 0., 0.], std=[255., 255., 255.],
-                                   format_shape='NCTHW')),
-        test_dataloader=dict(
-            batch_size=3 if stream else 1,
-            num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dict(type='VideoDataset', ann_file=ann_file,
-                         data_prefix=dict(video=root), pipeline=pipeline,
-                         multi_class=True, num_classes=3, test_mode=True)),
-        test_evaluator=dict(type='AccMetric',
-                            metric_list=('mean_average_precision', )),
-        test_cfg=dict(type='StreamTestLoop', chunk_size=2,
-                      num_trace_points=4) if stream else
-        dict(type='TestLoop'),
-        custom_hooks=[dict(type='StreamEvalHook')] if stream else [],
-        env_cfg=dict(dist_cfg=dict(backend='gloo')),
-        log_level='WARNING',
-    )
+    """The stream loop tests' config with a multi-label head, data and mAP;
+    ``stream=False``: MMEngine's whole-clip TestLoop on the same videos."""
+    cfg = stream_loop_cfg(root, ann_file, work_dir)
+    cfg['model']['cls_head'].update(
+        multi_class=True, loss_cls=dict(type='BCELossWithLogits'))
+    cfg['test_dataloader']['dataset'].update(multi_class=True, num_classes=3)
+    cfg['test_evaluator'] = dict(type='AccMetric',
+                                 metric_list=('mean_average_precision', ))
+    cfg['custom_hooks'] = [dict(type='StreamEvalHook')]
+    if not stream:
+        cfg['test_dataloader']['batch_size'] = 1
+        cfg['test_cfg'] = dict(type='TestLoop')
+        cfg['custom_hooks'] = []
+    return cfg
 
 
 @pytest.fixture(scope='module')
