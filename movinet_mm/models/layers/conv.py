@@ -16,6 +16,15 @@ from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 
 from .activations import build_activation, inference_activation
+from .fast_ops import (
+    channels_last,
+    fast_ops_enabled,
+    frame_conv2d,
+    frames_view,
+    from_frames,
+    pair,
+    pointwise,
+)
 from .state import StateSpecs, StreamState, lookup
 from .stream_buffer import StreamBuffer
 
@@ -78,10 +87,24 @@ def temporal_padding(kt: int, causal: bool) -> Tuple[int, int]:
     return (kt - 1) // 2, kt - 1 - (kt - 1) // 2
 
 
+def _is_pointwise(weight: Tensor, stride, padding, groups: int) -> bool:
+    return (groups == 1 and weight.shape[-2:] == (1, 1)
+            and pair(stride) == (1, 1) and pair(padding) == (0, 0))
+
+
 def conv_frames(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride,
                 padding, groups: int) -> Tensor:
-    """A 2-D conv applied to every frame of an ``[N, C, T, H, W]`` video."""
+    """A 2-D conv applied to every frame of an ``[N, C, T, H, W]`` video.
+
+    Fast form (see :mod:`.fast_ops`): channels-last frames, and a pointwise
+    kernel as one matrix product; the result is channels-last.
+    """
     n, c, t, h, w = x.shape
+    if fast_ops_enabled(x):
+        if _is_pointwise(weight, stride, padding, groups):
+            return pointwise(x, weight, bias)
+        return from_frames(frame_conv2d(frames_view(x), weight, bias, stride,
+                                        padding, groups), n)
     y = F.conv2d(x.transpose(1, 2).reshape(n * t, c, h, w), weight, bias,
                  stride, padding, groups=groups)
     return y.reshape(n, t, *y.shape[1:]).transpose(1, 2)
@@ -89,11 +112,41 @@ def conv_frames(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride,
 
 def conv_time(x: Tensor, weight: Tensor, bias: Optional[Tensor], padding,
               groups: int) -> Tensor:
-    """A (kt, 1) 2-D conv over the ``[N, C, T, H*W]`` view of a video."""
+    """A (kt, 1) 2-D conv over the ``[N, C, T, H*W]`` view of a video.
+
+    Fast form: on the channels-last view (a pointwise kernel as one matrix
+    product); the result is channels-last.
+    """
     n, c, t, h, w = x.shape
+    if fast_ops_enabled(x):
+        if _is_pointwise(weight, 1, padding, groups):
+            return pointwise(x, weight, bias)
+        x = channels_last(x)
     y = F.conv2d(x.reshape(n, c, t, h * w), weight, bias, 1, padding,
                  groups=groups)
     return y.reshape(n, y.shape[1], y.shape[2], h, w)
+
+
+class VideoConv3d(nn.Conv3d):
+    """``nn.Conv3d`` (the same parameters); in the fast form a spatial,
+    temporal or pointwise kernel runs as the equivalent :func:`conv_frames`
+    or :func:`conv_time` on views of its weight, other kernels on
+    channels-last input."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not fast_ops_enabled(x) or self.padding_mode != 'zeros':
+            return super().forward(x)
+        weight, (kt, kh, kw) = self.weight, self.kernel_size
+        st, sh, sw = self.stride
+        pt, ph, pw = self.padding
+        dilated = self.dilation != (1, 1, 1)
+        if kt == 1 and st == 1 and pt == 0 and not dilated:
+            return conv_frames(x, weight[:, :, 0], self.bias, (sh, sw),
+                               (ph, pw), self.groups)
+        if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0) and not dilated:
+            return conv_time(x, weight[..., 0], self.bias, (pt, 0),
+                             self.groups)
+        return super().forward(channels_last(x))
 
 
 class FrameConv2d(nn.Conv2d):
@@ -160,7 +213,7 @@ class ConvBlock(nn.Module):
                 raise ValueError("a '2plus1d' conv is either spatial or "
                                  f'temporal, got kernel {self.kernel_size}')
         else:
-            self.conv = nn.Conv3d(
+            self.conv = VideoConv3d(
                 in_channels, out_channels, (kt, kh, kw), (st, sh, sw),
                 padding=(pad_t, pad_h, pad_w), groups=groups, bias=bias)
         self.bn = (build_norm_layer(norm_cfg, out_channels)[1]

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .conv import tf_same_padding
+from .fast_ops import fast_ops_enabled, frames_view, from_frames
 from .state import (
     StateSpec,
     StateSpecs,
@@ -38,10 +39,16 @@ class SamePadAvgPool(nn.Module):
         padded = F.pad(x, (left, right, top, bottom))
         n, c, t = padded.shape[:3]
         # avg_pool2d over [N, C*T, H, W]: unlike avg_pool3d it has bfloat16
-        # and float16 CPU kernels.
-        sums = F.avg_pool2d(padded.reshape(n, c * t, *padded.shape[-2:]),
-                            3, 2, divisor_override=1)
-        sums = sums.reshape(n, c, t, *sums.shape[-2:])
+        # and float16 CPU kernels. The fast form pools the channels-last
+        # [N*T, C, H, W] frames instead (no copy).
+        if fast_ops_enabled(x):
+            sums = from_frames(F.avg_pool2d(frames_view(padded), 3, 2,
+                                            divisor_override=1), n)
+        else:
+            sums = F.avg_pool2d(
+                padded.reshape(n, c * t, *padded.shape[-2:]), 3, 2,
+                divisor_override=1)
+            sums = sums.reshape(n, c, t, *sums.shape[-2:])
         rows = _valid_cells(h, top, sums.shape[-2])
         cols = _valid_cells(w, left, sums.shape[-1])
         count = torch.tensor(rows, dtype=x.dtype, device=x.device)[:, None] * \
@@ -79,7 +86,13 @@ class InferenceAvgPool(nn.Module):
 
 
 def spatial_mean(x: Tensor) -> Tensor:
-    """``[N, C, T, H, W]`` -> ``[N, C, T, 1, 1]``."""
+    """``[N, C, T, H, W]`` -> ``[N, C, T, 1, 1]``.
+
+    Fast form: the sum, scaled; its gradient is a broadcast view instead of
+    a divided copy of the whole input."""
+    if fast_ops_enabled():
+        h, w = x.shape[-2:]
+        return x.sum(dim=(3, 4), keepdim=True) * (1.0 / (h * w))
     return x.mean(dim=(3, 4), keepdim=True)
 
 

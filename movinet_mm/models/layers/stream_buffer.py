@@ -10,6 +10,11 @@ from .state import StateSpec, StateSpecs
 def zero_frames(x: Tensor, size: int) -> Tensor:
     """``size`` zero frames shaped like those of ``x`` ``[N, C, T, H, W]``."""
     n, c, _, h, w = x.shape
+    if x.is_contiguous(memory_format=torch.channels_last_3d) and \
+            not x.is_contiguous():
+        # keep the fast form's channels-last layout through the concatenation
+        return torch.empty((n, c, size, h, w), dtype=x.dtype, device=x.device,
+                           memory_format=torch.channels_last_3d).zero_()
     return x.new_zeros(n, c, size, h, w)
 
 
