@@ -1,12 +1,18 @@
 """The steps of the search demo (``tools/search/search_demo.py`` is the
-command line and describes the demo): TuNAS at a cost target, then the most
-likely architecture and random ones of the same cost trained and tested the
-same way. Every search, training and test is a ``mim`` run in a process of
-its own, from the source checkout (:data:`REPO`), as a user would type it.
+command line and describes the demo): TuNAS at a cost target and a
+cost-only search at the same target, then the most likely architectures
+of both and random ones of the same cost trained and tested the same way
+with each training seed; the supernet's shared-weight scores of the searched
+and the random architectures, ranked against their standalone accuracies
+(Kendall's tau). Every search, training and test is a ``mim`` run in a
+process of its own, from the source checkout (:data:`REPO`), as a user
+would type it; the supernet is scored in this process.
 
 ``args`` below is the tool's argparse namespace (the demo's options).
 """
+import contextlib
 import json
+import math
 import os
 import os.path as osp
 import random
@@ -70,9 +76,28 @@ def a0_macs(search_cfg) -> int:
                       num_classes=search_cfg.num_classes)
 
 
-def search(run, args, work_dir, target_gmacs) -> dict:
-    """Search at a cost target (or, with ``args.reuse_search``, read the
-    search already in ``work_dir``); the searched_arch.json record."""
+class Progress:
+    """Progress lines: each phase's start and end, seconds since the demo
+    started and the phase's own."""
+
+    def __init__(self):
+        self.start = time.time()
+
+    def line(self, text: str) -> None:
+        print(f'[{time.time() - self.start:6.0f} s] {text}', flush=True)
+
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        begin = time.time()
+        self.line(f'{name}: start')
+        yield
+        self.line(f'{name}: done in {time.time() - begin:.0f} s')
+
+
+def search(run, args, work_dir, target_gmacs, cost_only=False) -> dict:
+    """Search at a cost target (``cost_only``: with the reward's cost term
+    alone), or, with ``args.reuse_search``, read the search already in
+    ``work_dir``; the searched_arch.json record."""
     arch_file = osp.join(work_dir, 'searched_arch.json')
     seconds_file = osp.join(work_dir, 'search_seconds.json')
     if args.reuse_search and osp.isfile(arch_file):
@@ -82,6 +107,12 @@ def search(run, args, work_dir, target_gmacs) -> dict:
             raise SystemExit(f'search_demo.py: {arch_file} was searched for '
                              f"{result['target_gmacs']:g} GMACs, not "
                              f'{target_gmacs:g}')
+        if bool(result.get('cost_only', False)) != cost_only:
+            kind = 'cost-only' if result.get('cost_only') else 'normal'
+            raise SystemExit(f'search_demo.py: {arch_file} is a {kind} '
+                             'search, not the '
+                             f"{'cost-only' if cost_only else 'normal'} one "
+                             'expected there')
         seconds = None
         if osp.isfile(seconds_file):
             with open(seconds_file) as f:
@@ -93,8 +124,10 @@ def search(run, args, work_dir, target_gmacs) -> dict:
     run([sys.executable, '-m', 'mim', 'train', 'movinet_mm', SEARCH_CONFIG,
          '--work-dir', work_dir, '--cfg-options',
          f'train_cfg.target_gmacs={target_gmacs}',
-         f'train_cfg.max_iters={args.search_iters}',
+         *([f'train_cfg.max_iters={args.search_iters}']
+           if args.search_iters else []),
          f'train_cfg.seed={args.seed}',
+         *(['train_cfg.cost_only=True'] if cost_only else []),
          *data_options('', args.data, [('train', 'train_dataloader')]),
          *data_options('train_cfg.', args.data,
                        [('val', 'controller_dataloader')])],
@@ -108,8 +141,10 @@ def search(run, args, work_dir, target_gmacs) -> dict:
     return result
 
 
-def train_and_test(run, args, config, work_dir) -> float:
-    """Train a config with the demo's recipe and test it; test top-1."""
+def train_and_test(run, args, config, work_dir, seed=None) -> float:
+    """Train a config with the demo's recipe (``seed``: the training's,
+    ``args.seed`` by default) and test it; test top-1."""
+    seed = args.seed if seed is None else seed
     os.makedirs(work_dir, exist_ok=True)
     data = data_options('', args.data, [('train', 'train_dataloader'),
                                         ('test', 'test_dataloader')])
@@ -119,7 +154,7 @@ def train_and_test(run, args, config, work_dir) -> float:
          f'train_dataloader.batch_size={args.train_batch}',
          f'param_scheduler.1.T_max={args.train_epochs - 0.5}',
          f'param_scheduler.1.end={args.train_epochs}',
-         f'randomness.seed={args.seed}', *data],
+         f'randomness.seed={seed}', *data],
         osp.join(work_dir, 'train.log'))
     ckpt = last_checkpoint(work_dir)
     out = run([sys.executable, '-m', 'mim', 'test', 'movinet_mm', config,
@@ -160,8 +195,9 @@ def seconds_text(seconds) -> str:
     return 'time unknown' if seconds is None else f'{seconds:.0f} s'
 
 
-def plot(path, target, found, randoms):
-    """Test top-1 against MACs: the searched network, the random ones."""
+def plot(path, target, found, randoms, cost_only=None):
+    """Test top-1 against MACs: the searched network, the cost-only
+    search's, the random ones (means over the training seeds)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -171,9 +207,13 @@ def plot(path, target, found, randoms):
                '+-10%)', color='tab:gray')
     ax.scatter([found['gmacs'] * 1e3], [found['top1'] * 100], marker='*',
                s=200, color='tab:red', label='TuNAS (most likely)')
+    if cost_only is not None:
+        ax.scatter([cost_only['gmacs'] * 1e3], [cost_only['top1'] * 100],
+                   marker='P', s=120, color='tab:blue',
+                   label='cost-only search')
     ax.axvline(target * 1e3, ls='--', color='k', lw=0.8, label='target')
     ax.set_xlabel('MMACs per 8-frame clip (40x40)')
-    ax.set_ylabel('test top-1 (%)')
+    ax.set_ylabel('test top-1 (%, mean over seeds)')
     ax.set_title('Searched vs random architectures, synthetic')
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -181,34 +221,156 @@ def plot(path, target, found, randoms):
     plt.close(fig)
 
 
+def search_config_of(work_dir: str) -> str:
+    """The config a search in ``work_dir`` ran (MMEngine's copy there, with
+    the demo's --cfg-options), else the shipped search config."""
+    dumped = osp.join(work_dir, osp.basename(SEARCH_CONFIG))
+    return dumped if osp.isfile(dumped) else osp.join(REPO, SEARCH_CONFIG)
+
+
+def score_search(args, work_dir, architectures) -> list:
+    """The shared-weight held-out top-1 of each architecture with the
+    supernet of the search's last checkpoint in ``work_dir``
+    (:func:`~movinet_mm.search.ranking.supernet_scores`): on every clip of
+    the held-out split (the controller's), after recalibrating each path's
+    BN on ``args.bn_recalibration_batches`` training batches (0: BN on the
+    batch statistics, as the controller's quality)."""
+    import torch
+    from mmaction.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner as MMRunner
+
+    from movinet_mm.search.ranking import supernet_scores
+    if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        raise SystemExit(f'search_demo.py: {work_dir} has no last_checkpoint '
+                         'to score the supernet with: search again (without '
+                         '--reuse-search)')
+    cfg = Config.fromfile(search_config_of(work_dir))
+    init_default_scope('mmaction')
+    supernet = MODELS.build(cfg.model)
+    ckpt = torch.load(last_checkpoint(work_dir), map_location='cpu',
+                      weights_only=False)
+    supernet.load_state_dict(ckpt['state_dict'])
+
+    def loader(key, source, shuffle):
+        loader_cfg = dict(source[key], num_workers=0,
+                          persistent_workers=False)
+        loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=shuffle,
+                                     seed=args.seed)
+        return MMRunner.build_dataloader(loader_cfg, seed=args.seed)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, args.threads * args.jobs))
+    try:
+        held_out = list(loader('controller_dataloader', cfg.train_cfg, False))
+        calibration = []
+        if args.bn_recalibration_batches > 0:
+            for batch in loader('train_dataloader', cfg, True):
+                calibration.append(batch)
+                if len(calibration) == args.bn_recalibration_batches:
+                    break
+        return supernet_scores(supernet, architectures, held_out,
+                               calibration or None)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def mean(values) -> float:
+    return sum(values) / len(values)
+
+
+def assemble_report(target, result, cost_result, randoms, seeds, top1s,
+                    scores, bn_recalibration_batches) -> dict:
+    """``search_report.json``: the searched, cost-only and random networks'
+    test top-1 (means over ``seeds``; per seed under ``seeds``), the
+    supernet's scores and their Kendall tau with the standalone top-1.
+
+    ``result`` / ``cost_result``: the two searches' searched_arch.json
+    records (with ``search_seconds``); ``randoms``: ``[(architecture
+    dict, gmacs)]``; ``top1s[name][seed]`` the test top-1 of ``'found'``,
+    ``'cost_only'`` and ``'random <k>'``; ``scores``: the supernet's, the
+    searched network's first, then the random ones'."""
+    from movinet_mm.search.ranking import kendall_tau
+    if len(scores) != len(randoms) + 1:
+        raise ValueError(f'{len(scores)} supernet scores for '
+                         f'{len(randoms) + 1} architectures')
+    names = ['found'] + [f'random {k}' for k in range(len(randoms))]
+    standalone = [mean([top1s[name][s] for s in seeds]) for name in names]
+    tau = kendall_tau(scores, standalone)
+    found = dict(arch=result['architecture'], gmacs=result['gmacs'],
+                 top1=standalone[0], supernet_score=scores[0])
+    cost_only = dict(arch=cost_result['architecture'],
+                     gmacs=cost_result['gmacs'],
+                     top1=mean([top1s['cost_only'][s] for s in seeds]),
+                     search_seconds=cost_result.get('search_seconds'))
+    random_entries = [dict(gmacs=gmacs, top1=top1, supernet_score=score)
+                      for (_, gmacs), top1, score in
+                      zip(randoms, standalone[1:], scores[1:])]
+    per_seed = [dict(seed=s, found=top1s['found'][s],
+                     cost_only=top1s['cost_only'][s],
+                     random=[top1s[name][s] for name in names[1:]])
+                for s in seeds]
+    return dict(
+        target_gmacs=target, found=found, random=random_entries,
+        search_seconds=result.get('search_seconds'),
+        kendall_tau=None if math.isnan(tau) else tau,
+        ranking=dict(architectures=len(names),
+                     scores='supernet top-1 on the held-out split (shared '
+                     'weights, BN recalibrated on '
+                     f'{bn_recalibration_batches} training batches)'
+                     if bn_recalibration_batches else
+                     'supernet top-1 on the held-out split (shared weights, '
+                     'BN on batch statistics)',
+                     standalone='test top-1, mean over seeds',
+                     bn_recalibration_batches=bn_recalibration_batches),
+        cost_only=cost_only,
+        supernet_top1=result.get('supernet_top1', []),
+        seeds=per_seed)
+
+
 def run_demo(args, generate_cmd) -> dict:
-    """Every step: generate the data (``generate_cmd``), search, train and
-    test the found and the random architectures, write the report, the
-    details and the plot. Returns what :func:`format_summary` prints."""
+    """Every step: generate the data (``generate_cmd``), search and
+    search cost-only, score the supernet, train and test the found, the
+    cost-only and the random architectures with each seed, write the
+    report, the details and the plot. Returns what :func:`format_summary`
+    prints."""
     from mmengine.config import Config
 
     import movinet_mm.search  # noqa: F401
     from movinet_mm.search.loop import searched_config
     from movinet_mm.search.space import Architecture
-    demo_start = time.time()
+    progress = Progress()
+    demo_start = progress.start
     os.makedirs(args.work_dir, exist_ok=True)
     run = Runner(args)
-    run(generate_cmd, osp.join(args.work_dir, 'generate.log'))
+    with progress.phase('data'):
+        run(generate_cmd, osp.join(args.work_dir, 'generate.log'))
     search_cfg = Config.fromfile(osp.join(REPO, SEARCH_CONFIG))
     a0 = a0_macs(search_cfg)
     target = args.target_fraction * a0 / 1e9
     print(f'A0-Stream at the demo input: {a0 / 1e9:.4f} GMACs; target '
           f'{args.target_fraction:g} x A0 = {target:.4f} GMACs')
 
-    result = search(run, args, osp.join(args.work_dir, 'search'), target)
+    search_dir = osp.join(args.work_dir, 'search')
+    with progress.phase('search'):
+        result = search(run, args, search_dir, target)
     found_arch = Architecture.from_dict(result['architecture'])
     print(f"search: {seconds_text(result['search_seconds'])}, most likely "
           f"{result['gmacs']:.4f} GMACs: {found_arch.describe()}")
+    cost_dir = osp.join(args.work_dir, 'search_cost_only')
+    with progress.phase('cost-only search'):
+        cost_result = search(run, args, cost_dir, target, cost_only=True)
+    cost_arch = Architecture.from_dict(cost_result['architecture'])
+    print(f"cost-only search: {seconds_text(cost_result['search_seconds'])}"
+          f", most likely {cost_result['gmacs']:.4f} GMACs: "
+          f'{cost_arch.describe()}')
     extra = []
     for fraction in args.extra_targets:
         t = fraction * a0 / 1e9
-        r = search(run, args, osp.join(args.work_dir,
-                                       f'search_{fraction:g}'), t)
+        with progress.phase(f'search at {fraction:g} x A0'):
+            r = search(run, args, osp.join(args.work_dir,
+                                           f'search_{fraction:g}'), t)
         extra.append(dict(fraction=fraction, target_gmacs=t,
                           gmacs=r['gmacs'], within_10pct=abs(
                               r['gmacs'] / t - 1) <= 0.1,
@@ -217,52 +379,69 @@ def run_demo(args, generate_cmd) -> dict:
 
     picked, draws = random_architectures(search_cfg, target * 1e9,
                                          args.num_random, args.seed)
-    # the found network and the random ones, trained the same way, side by
-    # side (--jobs processes of --threads threads)
-    jobs = [('found', osp.join(args.work_dir, 'search', 'searched_config.py'),
-             osp.join(args.work_dir, 'found'))]
+    with progress.phase('supernet scores'):
+        scores = score_search(args, search_dir,
+                              [found_arch] + [a for a, _ in picked])
+    # the found network, the cost-only one and the random ones, trained
+    # the same way with every seed, side by side (--jobs processes of
+    # --threads threads)
+    networks = [('found', osp.join(search_dir, 'searched_config.py'),
+                 osp.join(args.work_dir, 'found')),
+                ('cost_only', osp.join(cost_dir, 'searched_config.py'),
+                 osp.join(args.work_dir, 'cost_only'))]
     for k, (arch, cost) in enumerate(picked):
         rdir = osp.join(args.work_dir, f'random_{k}')
         os.makedirs(rdir, exist_ok=True)
         record = dict(result, architecture=arch.to_dict(), macs=cost,
-                      gmacs=cost / 1e9)
+                      gmacs=cost / 1e9, cost_only=False)
         cfg = searched_config(osp.join(REPO, TRAIN_CONFIG), record)
         config = osp.join(rdir, 'config.py')
         cfg.dump(config)
-        jobs.append((f'random {k}', config, rdir))
-    train_start = time.time()
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        top1s = list(pool.map(
-            lambda job: train_and_test(run, args, job[1], job[2]), jobs))
-    train_seconds = time.time() - train_start
-    top1 = top1s[0]
-    found = dict(arch=result['architecture'], gmacs=result['gmacs'],
-                 top1=top1)
-    print(f"found: {result['gmacs']:.4f} GMACs, test top-1 {top1:.3f}")
-    randoms, details = [], []
-    for k, ((arch, cost), top1_k) in enumerate(zip(picked, top1s[1:])):
-        randoms.append(dict(gmacs=cost / 1e9, top1=top1_k))
-        details.append(dict(gmacs=cost / 1e9, top1=top1_k,
-                            arch=arch.describe()))
-        print(f'random {k}: {cost / 1e9:.4f} GMACs, test top-1 '
-              f'{top1_k:.3f}: {arch.describe()}')
+        networks.append((f'random {k}', config, rdir))
+    jobs = [(name, config, osp.join(wdir, f'seed_{seed}'), seed)
+            for seed in args.seeds for name, config, wdir in networks]
 
-    report = dict(target_gmacs=target, found=found, random=randoms,
-                  search_seconds=result['search_seconds'])
+    def train(job):
+        name, config, wdir, seed = job
+        top1 = train_and_test(run, args, config, wdir, seed)
+        progress.line(f'trained {name} (seed {seed}): test top-1 '
+                      f'{top1:.3f}')
+        return top1
+
+    with progress.phase(f'{len(jobs)} trainings'):
+        train_start = time.time()
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(train, jobs))
+        train_seconds = time.time() - train_start
+    top1s = {}
+    for (name, _, _, seed), top1 in zip(jobs, results):
+        top1s.setdefault(name, {})[seed] = top1
+
+    randoms = [(arch.to_dict(), cost / 1e9) for arch, cost in picked]
+    report = assemble_report(target, result, cost_result, randoms,
+                             args.seeds, top1s, scores,
+                             args.bn_recalibration_batches)
     report_path = osp.join(args.work_dir, 'search_report.json')
     write_json(report_path, report)
-    tops = [r['top1'] for r in randoms]
+    details = [dict(gmacs=cost / 1e9, top1=entry['top1'],
+                    supernet_score=entry['supernet_score'],
+                    arch=arch.describe())
+               for (arch, cost), entry in zip(picked, report['random'])]
+    tops = [r['top1'] for r in report['random']]
     demo_seconds = time.time() - demo_start
     write_json(osp.join(args.work_dir, 'search_details.json'), dict(
         a0_gmacs=a0 / 1e9, target_fraction=args.target_fraction,
         found_arch=found_arch.describe(),
         found_within_10pct=abs(result['gmacs'] / target - 1) <= 0.1,
+        cost_only_arch=cost_arch.describe(),
+        cost_only_within_10pct=abs(cost_result['gmacs'] / target - 1) <= 0.1,
         random=details, random_draws=draws, train_seconds=train_seconds,
         random_median_top1=statistics.median(tops),
         random_best_top1=max(tops), extra_targets=extra,
         demo_seconds=demo_seconds, args=vars(args)))
     plot_path = osp.join(args.work_dir, 'accuracy_vs_macs.png')
-    plot(plot_path, target, found, randoms)
+    plot(plot_path, target, report['found'], report['random'],
+         report['cost_only'])
     return dict(report=report, target_fraction=args.target_fraction,
                 extra=extra, demo_seconds=demo_seconds,
                 report_path=report_path, plot_path=plot_path)
@@ -272,19 +451,36 @@ def format_summary(outcome: dict) -> str:
     """The closing table of :func:`run_demo`."""
     report = outcome['report']
     target, found = report['target_gmacs'], report['found']
-    randoms = report['random']
+    cost_only, randoms = report['cost_only'], report['random']
     tops = [r['top1'] for r in randoms]
+    seeds = [s['seed'] for s in report['seeds']]
+
+    def row(name, entry):
+        score = entry.get('supernet_score')
+        score = f'{score:>10.3f}' if score is not None else f"{'-':>10}"
+        return f"{name:<12}{entry['gmacs']:>10.4f}{entry['top1']:>12.3f}" \
+            f'{score}'
+
     lines = [f'\n==== search demo: target {target:.4f} GMACs '
              f'({outcome["target_fraction"]:g} x A0-Stream) ====',
-             f"{'network':<12}{'GMACs':>10}{'test top-1':>12}",
-             f"{'searched':<12}{found['gmacs']:>10.4f}{found['top1']:>12.3f}"]
+             f"{'network':<12}{'GMACs':>10}{'test top-1':>12}"
+             f"{'supernet':>10}   (top-1: mean over seeds {seeds})",
+             row('searched', found), row('cost-only', cost_only)]
     for k, r in enumerate(randoms):
-        lines.append(f"{'random ' + str(k):<12}{r['gmacs']:>10.4f}"
-                     f"{r['top1']:>12.3f}")
+        lines.append(row(f'random {k}', r))
+    tau = report['kendall_tau']
     lines.append(f'random median {statistics.median(tops):.3f}, best '
                  f'{max(tops):.3f}; search '
                  f'{seconds_text(report["search_seconds"])}, '
                  f'whole demo {outcome["demo_seconds"]:.0f} s')
+    lines.append('Kendall tau (supernet score vs test top-1, '
+                 f"{report['ranking']['architectures']} networks): "
+                 + ('undefined (one side constant)' if tau is None
+                    else f'{tau:.3f}'))
+    if report['supernet_top1']:
+        lines.append('supernet top-1 over the search: ' + ', '.join(
+            f"{m['fraction']:.0%} {m['top1']:.3f}"
+            for m in report['supernet_top1']))
     for e in outcome['extra']:
         lines.append(f"extra target {e['target_gmacs']:.4f}: most likely "
                      f"{e['gmacs']:.4f} GMACs (within 10%: "

@@ -5,6 +5,7 @@ scaling. Importing it registers ``MoViNetSupernet``, ``TuNASSearchLoop`` and
 from .controller import Controller, absolute_reward, make_controller_optimizer
 from .cost import cost_range, macs, total_macs
 from .loop import TuNASSearchLoop, load_result, searched_config
+from .ranking import check_same_space, kendall_tau, supernet_scores
 from .scaling import Coefficients, compound_search, scale
 from .searched import SearchedMoViNetRecognizer
 from .space import (
@@ -26,5 +27,5 @@ __all__ = [
     'network_defaults', 'Controller', 'absolute_reward',
     'make_controller_optimizer', 'TuNASSearchLoop', 'searched_config',
     'load_result', 'SearchedMoViNetRecognizer', 'Coefficients', 'scale',
-    'compound_search'
+    'compound_search', 'kendall_tau', 'supernet_scores', 'check_same_space'
 ]

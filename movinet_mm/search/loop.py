@@ -20,6 +20,28 @@ every rank's global RNG states (torch, CUDA, numpy, python) under
 data loaders to the checkpoint and then restores the RNG states, so that a
 resumed search equals an uninterrupted one.
 
+``cost_only=True`` drops the quality term (reward ``beta |MACs / target -
+1|``): a baseline that shows what the cost term alone finds. Nothing of
+the supernet matters to that controller, so the loop skips the
+shared-weight steps and the held-out batches (no quality is computed; the
+supernet stays at its initialisation and nothing is monitored). Its
+outputs say so: ``"cost_only": true`` in ``searched_arch.json`` (false in
+a normal search; :func:`load_result` gives false for files written before
+the field), ``searched_architecture.cost_only`` and a first comment line in
+``searched_config.py``, ``cost_only`` in every ``search_log.jsonl`` record
+and "cost-only search" in the closing log line.
+
+Supernet top-1 over the search: every 10% of ``max_iters`` (and at the
+end) the loop scores ``monitor_archs`` fixed architectures (drawn once
+with a generator of their own, within +-10% of the target where the space
+has them) on ``monitor_batches`` fixed held-out batches with the shared
+weights and BN on the batch statistics
+(:func:`~movinet_mm.search.ranking.supernet_scores`), and records the mean
+top-1 (``supernet_top1`` in ``searched_arch.json``, a record with
+``"event": "supernet_top1"`` in ``search_log.jsonl``, the checkpoints).
+It draws nothing from the global RNGs (their states are restored around
+it), so a resumed search still equals an uninterrupted one.
+
 In a ``by_epoch=False`` scheduler of ``param_scheduler``, a float ``begin``,
 ``end`` or ``T_max`` is a fraction of ``max_iters`` (converted when the loop
 is built): the supernet's schedule follows ``train_cfg.max_iters``.
@@ -90,12 +112,30 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         warmup_ratio (float): fraction of the iterations with controller lr
             0 and the op / filter warm-ups.
         op_warmup, filter_warmup (bool): the two warm-ups.
+        largest_warmup (float): fraction of the iterations (from the first)
+            whose shared step trains the largest network: every width,
+            expansion and depth at its largest, the kernels sampled (the
+            first stage of OFA's progressive shrinking). On the demo's space
+            the supernet leaves chance far sooner with it than with paths
+            sampled from the start.
+        score_during_warmup (bool): False: while the controller's lr is 0
+            the held-out scoring is skipped (it would only move the
+            baseline); the baseline starts at the first scored rewards'
+            mean.
         baseline_momentum (float): of the reward's moving average.
         controller_samples (int): architectures drawn and scored on each
             held-out batch; the controller step averages their REINFORCE
             terms (TuNAS draws one per accelerator core: more samples, less
             noise per step).
         seed (int): of the architecture draws.
+        cost_only (bool): reward without the quality term; the shared-weight
+            steps and quality evaluations are skipped (see the module
+            docstring); the outputs are marked ``cost_only``.
+        monitor_archs (int): architectures whose shared-weight held-out
+            top-1 is recorded every 10% of the iterations (0: none).
+        monitor_batches (int): held-out batches (of the controller
+            dataloader's batch size, fixed for the whole search) they are
+            scored on.
         train_config (str, optional): the config whose data and schedule
             ``searched_config.py`` takes (the model is replaced by the found
             architecture, the pipelines get its frames and resolution).
@@ -118,6 +158,11 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                  controller_samples: int = 1,
                  seed: int = 0,
                  train_config: Optional[str] = None,
+                 cost_only: bool = False,
+                 largest_warmup: float = 0.0,
+                 score_during_warmup: bool = True,
+                 monitor_archs: int = 4,
+                 monitor_batches: int = 1,
                  val_begin: int = 1,
                  val_interval: int = 10**9):
         super().__init__(runner, dataloader, max_iters, val_begin,
@@ -152,7 +197,21 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         self.controller_lr = controller_lr
         self.warmup_ratio = warmup_ratio
         self.op_warmup, self.filter_warmup = op_warmup, filter_warmup
+        if not 0.0 <= largest_warmup < 1.0:
+            raise ValueError(f'largest_warmup must be in [0, 1), got '
+                             f'{largest_warmup}')
+        self.largest_warmup = largest_warmup
+        self.score_during_warmup = bool(score_during_warmup)
         self.seed = seed
+        self.cost_only = bool(cost_only)
+        if int(monitor_archs) < 0 or int(monitor_batches) < 1:
+            raise ValueError('monitor_archs must be >= 0 and monitor_batches '
+                             f'>= 1, got {monitor_archs} and '
+                             f'{monitor_batches}')
+        self.monitor_archs = 0 if self.cost_only else int(monitor_archs)
+        self.monitor_batches = int(monitor_batches)
+        self._monitor = None  # (architectures, held-out batches), lazily
+        self.supernet_top1 = []
         # resolved now: a missing file must not surface after the search
         self.train_config = resolve_train_config(
             train_config, getattr(runner.cfg, 'filename', None)
@@ -207,10 +266,23 @@ class TuNASSearchLoop(IterBasedTrainLoop):
             return 0.0
         return max(0.0, 1.0 - step / (self.warmup_ratio * self.max_iters))
 
-    def _widest(self, indices: Dict[str, int]) -> Dict[str, int]:
+    def controller_start(self) -> int:
+        """The first iteration with a controller lr above 0."""
+        return math.ceil(self.warmup_ratio * self.max_iters)
+
+    def scores(self, step: int) -> bool:
+        """Whether iteration ``step`` scores architectures on a held-out
+        batch (and draws one)."""
+        return not self.cost_only and (self.score_during_warmup
+                                       or step >= self.controller_start())
+
+    def _widest(self, indices: Dict[str, int],
+                deepest: bool = False) -> Dict[str, int]:
+        suffixes = ('_width', '_expansion') + (('_depth', ) if deepest
+                                               else ())
         out = dict(indices)
         for d in self.space.decisions():
-            if d.name.endswith(('_width', '_expansion')):
+            if d.name.endswith(suffixes):
                 out[d.name] = max(range(len(d.options)),
                                   key=lambda k: d.options[k])
         return out
@@ -228,7 +300,9 @@ class TuNASSearchLoop(IterBasedTrainLoop):
             self._fast_forward()
         while self._iter < self._max_iters and not self.stop_training:
             runner.model.train()
-            self.run_iter(next(self.dataloader_iterator))
+            # cost-only: no shared-weight step, so no training batch
+            self.run_iter(None if self.cost_only else
+                          next(self.dataloader_iterator))
             self._decide_current_val_interval()
             if (runner.val_loop is not None and self._iter >= self.val_begin
                     and (self._iter % self.val_interval == 0
@@ -254,9 +328,10 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         print_log(f'Advance the dataloaders {self._iter} steps to skip data '
                   'that has already been used', logger='current',
                   level=logging.WARNING)
-        for _ in range(self._iter):
+        for step in range(0 if self.cost_only else self._iter):
             next(self.dataloader_iterator)
-            next(self.controller_iterator)
+            if self.scores(step):
+                next(self.controller_iterator)
         states, self._resume_rng = self._resume_rng, None
         if states is None:
             print_log('the checkpoint has no RNG states for this rank: the '
@@ -278,30 +353,42 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         indices = self.controller.sample_indices(gen)
         if self.filter_warmup and coin.random() < warm_p:
             indices = self._widest(indices)
+        if step < self.largest_warmup * self.max_iters:
+            indices = self._widest(indices, deepest=True)
         all_ops = self.op_warmup and coin.random() < warm_p
-        shared_arch = self.space.decode(indices)
-        self.supernet.set_architecture(shared_arch, all_ops)
-        outputs = runner.model.train_step(data_batch,
-                                          optim_wrapper=runner.optim_wrapper)
+        if self.cost_only:  # the controller never sees the supernet
+            outputs = {}
+        else:
+            shared_arch = self.space.decode(indices)
+            self.supernet.set_architecture(shared_arch, all_ops)
+            outputs = runner.model.train_step(
+                data_batch, optim_wrapper=runner.optim_wrapper)
 
-        # 2. controller, on a held-out batch
+        # 2. controller, on a held-out batch (cost-only: none needed)
+        scored = self.scores(step)
         held_out = self.supernet.data_preprocessor(
-            next(self.controller_iterator), True)
+            next(self.controller_iterator), True) if scored else None
         samples, rewards, qualities, costs = [], [], [], []
         for _ in range(self.controller_samples):
             c_indices = self.controller.sample_indices(gen)
             c_arch = self.space.decode(c_indices)
+            cost = self.macs(c_arch)
+            samples.append(c_indices)
+            costs.append(cost)
+            if not scored:
+                rewards.append(absolute_reward(0.0, cost, self.target_macs,
+                                               self.cost_beta))
+                continue
             quality = self.supernet.quality(held_out, c_arch)
             if dist.get_world_size() > 1:
                 dist.all_reduce(quality, op='mean')
-            cost = self.macs(c_arch)
-            samples.append(c_indices)
             qualities.append(float(quality))
-            costs.append(cost)
             rewards.append(absolute_reward(float(quality), cost,
                                            self.target_macs, self.cost_beta))
-        in_warmup = step < self.warmup_ratio * self.max_iters
+        in_warmup = step < self.controller_start()
         lr = 0.0 if in_warmup else self.controller_lr
+        if not self.score_during_warmup and step == self.controller_start():
+            self.controller.baseline.fill_(sum(rewards) / len(rewards))
         for group in self.controller_optimizer.param_groups:
             group['lr'] = lr
         self.controller_optimizer.zero_grad()
@@ -309,7 +396,7 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         self.controller_optimizer.step()
         c_arch = self.space.decode(samples[0])
         cost = sum(costs) / len(costs)
-        quality = sum(qualities) / len(qualities)
+        quality = sum(qualities) / len(qualities) if qualities else None
         reward = sum(rewards) / len(rewards)
 
         best = self.controller.most_likely()
@@ -318,12 +405,16 @@ class TuNASSearchLoop(IterBasedTrainLoop):
             entropy = float(self.controller.entropy())
         outputs = dict(outputs)
         outputs.update(
-            sampled_gmacs=cost / 1e9, quality=float(quality), reward=reward,
+            sampled_gmacs=cost / 1e9, reward=reward,
             baseline=float(self.controller.baseline), entropy=entropy,
             best_gmacs=best_macs / 1e9, controller_lr=lr)
+        if quality is not None:
+            outputs['quality'] = quality
         if dist.get_rank() == 0:
-            self._log_step(step, c_arch, cost, float(quality), reward,
+            self._log_step(step, c_arch, cost, quality, reward,
                            entropy, best, best_macs, all_ops)
+            if self._monitor_due(step):
+                self._monitor_step(step, lr)
         # every rank's RNG states, for a checkpoint saved in the hooks below:
         # gathered here, as only rank 0 calls before_save_checkpoint
         self._iter_end_rng = dist.all_gather_object(get_rng_states())
@@ -337,7 +428,8 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                       quality=quality, reward=reward, entropy=entropy,
                       baseline=float(self.controller.baseline),
                       most_likely_gmacs=best_macs / 1e9,
-                      most_likely=best.describe(), op_warmup=all_ops)
+                      most_likely=best.describe(), op_warmup=all_ops,
+                      cost_only=self.cost_only)
         with open(osp.join(self.runner.work_dir, LOG_FILE), 'a') as f:
             f.write(json.dumps(record) + '\n')
         interval = self.runner.cfg.get('default_hooks', {}).get(
@@ -348,6 +440,77 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                       f'{best_macs / 1e9:.4f} GMACs (target '
                       f'{self.target_macs / 1e9:.4f}): {best.describe()}',
                       logger='current')
+
+    # --------------------------------------------- supernet top-1 monitor
+    def _monitor_due(self, step: int) -> bool:
+        """After every 10% of the iterations, and after the last."""
+        if self.monitor_archs == 0:
+            return False
+        done = step + 1
+        every = max(1, int(math.floor(0.1 * self.max_iters + 0.5)))
+        return done % every == 0 or done == self.max_iters
+
+    def monitor_architectures(self, draws: int = 5000) -> list:
+        """``monitor_archs`` architectures drawn from the space with a
+        generator of their own (seeded by ``seed``): the first within +-10%
+        of the target; short of that, the closest to it of ``draws``."""
+        rng = random.Random(self.seed * 7919 + 17)
+        near, others = [], []
+        for _ in range(draws):
+            arch = self.space.sample(rng)
+            off = abs(self.macs(arch) / self.target_macs - 1)
+            (near if off <= 0.1 else others).append((off, arch))
+            if len(near) >= self.monitor_archs:
+                break
+        others.sort(key=lambda o: o[0])
+        picked = near + others[:max(0, self.monitor_archs - len(near))]
+        return [arch for _, arch in picked[:self.monitor_archs]]
+
+    def _monitor_data(self) -> list:
+        """``monitor_batches`` held-out batches: a fixed random subset of
+        the controller dataloader's data set (its own generator; the
+        pipelines' draws from seeded global RNGs, restored afterwards)."""
+        loader = self.controller_dataloader
+        dataset, size = loader.dataset, loader.batch_size or 1
+        n = min(len(dataset), self.monitor_batches * size)
+        order = torch.randperm(len(dataset), generator=torch.Generator(
+        ).manual_seed(self.seed))[:n].tolist()
+        states = get_rng_states()
+        batches = []
+        try:
+            torch.manual_seed(self.seed)
+            np.random.seed(self.seed)
+            random.seed(self.seed)
+            for start in range(0, n, size):
+                items = [dataset[i] for i in order[start:start + size]]
+                batches.append(self.supernet.data_preprocessor(
+                    loader.collate_fn(items), False))
+        finally:
+            set_rng_states(states)
+        return batches
+
+    def _monitor_step(self, step: int, lr: float) -> None:
+        """Score the monitored architectures and record their mean top-1
+        (the global RNG states as before: nothing is drawn from them)."""
+        from .ranking import supernet_scores
+        if self._monitor is None:
+            self._monitor = (self.monitor_architectures(),
+                             self._monitor_data())
+        archs, batches = self._monitor
+        states = get_rng_states()
+        try:
+            scores = supernet_scores(self.supernet, archs, batches)
+        finally:
+            set_rng_states(states)
+        record = dict(iter=step + 1, fraction=(step + 1) / self.max_iters,
+                      top1=sum(scores) / len(scores), controller_lr=lr)
+        self.supernet_top1.append(record)
+        with open(osp.join(self.runner.work_dir, LOG_FILE), 'a') as f:
+            f.write(json.dumps(dict(record, event='supernet_top1',
+                                    per_architecture=scores)) + '\n')
+        print_log(f'search iter {step + 1}: supernet top-1 '
+                  f"{record['top1']:.3f} (mean of {len(scores)} fixed "
+                  'architectures on the held-out batches)', logger='current')
 
     # ------------------------------------------------------- checkpoints
     def _identity(self) -> dict:
@@ -362,7 +525,9 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                         self.controller_optimizer.state_dict()),
                     # saved from after_train_iter, as the runner's meta
                     iter=self._iter + 1,
-                    rng=self._iter_end_rng)
+                    rng=self._iter_end_rng,
+                    cost_only=self.cost_only,
+                    supernet_top1=list(self.supernet_top1))
 
     def load_search_state(self, state: Optional[dict]) -> None:
         if state is None:
@@ -384,7 +549,15 @@ class TuNASSearchLoop(IterBasedTrainLoop):
             if state[key] != mine[key]:
                 raise ValueError(f'cannot resume: the checkpoint {key} '
                                  f'{state[key]} differs from {mine[key]}')
+        if bool(state.get('cost_only', False)) != self.cost_only:
+            raise ValueError(
+                'cannot resume: the checkpoint is of a '
+                f"{'cost-only' if state.get('cost_only') else 'normal'} "
+                'search, this config asks for a '
+                f"{'cost-only' if self.cost_only else 'normal'} one "
+                '(train_cfg.cost_only)')
         self.controller.load_state_dict(state['controller'])
+        self.supernet_top1 = list(state.get('supernet_top1', []))
         self.controller_optimizer.load_state_dict(
             state['controller_optimizer'])
         # restored by run() once the data streams are replayed (resume only:
@@ -404,7 +577,9 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                     num_classes=self.supernet.num_classes,
                     norm_cfg=self.supernet.norm_cfg,
                     dropout_ratio=self.supernet.dropout_ratio,
-                    iterations=self._iter)
+                    iterations=self._iter,
+                    cost_only=self.cost_only,
+                    supernet_top1=list(self.supernet_top1))
 
     def write_outputs(self) -> dict:
         result = self.result()
@@ -413,8 +588,14 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                      json.dumps(result, indent=1))
         if self.train_config:
             cfg = searched_config(self.train_config, result)
-            write_text_atomic(osp.join(work_dir, CONFIG_FILE), cfg.pretty_text)
-        print_log(f'search done: most likely architecture '
+            text = cfg.pretty_text
+            if self.cost_only:
+                text = ('# cost-only search (train_cfg.cost_only=True): the '
+                        'reward had no quality term\n' + text)
+            write_text_atomic(osp.join(work_dir, CONFIG_FILE), text)
+        kind = 'cost-only search done (no quality term in the reward)' \
+            if self.cost_only else 'search done'
+        print_log(f'{kind}: most likely architecture '
                   f"{result['gmacs']:.4f} GMACs (target "
                   f"{result['target_gmacs']:.4f}): "
                   f"{Architecture.from_dict(result['architecture']).describe()}"
@@ -524,7 +705,9 @@ def searched_config(train_config: str, result: dict) -> Config:
                                result.get('norm_cfg'),
                                result.get('dropout_ratio', 0.2))
     cfg.searched_architecture = dict(gmacs=result['gmacs'],
-                                     target_gmacs=result['target_gmacs'])
+                                     target_gmacs=result['target_gmacs'],
+                                     cost_only=bool(result.get('cost_only',
+                                                               False)))
     set_pipeline_input(cfg, arch)
     return cfg
 
@@ -549,7 +732,11 @@ def set_pipeline_input(cfg: Config, arch: Architecture) -> None:
 
 
 def load_result(path: Union[str, os.PathLike]) -> dict:
-    """A ``searched_arch.json`` (clear error when it is missing)."""
+    """A ``searched_arch.json`` (clear error when it is missing).
+
+    ``result['cost_only']`` tells a cost-only search's result (no quality
+    term in its reward) from a search's; False for files written before
+    the field."""
     path = os.fspath(path)
     if not osp.isfile(path):
         raise FileNotFoundError(
@@ -557,4 +744,6 @@ def load_result(path: Union[str, os.PathLike]) -> dict:
             '(python -m mim train movinet_mm configs/search/<config>.py) '
             'first, or point model.arch_file at its work dir')
     with open(path) as f:
-        return json.load(f)
+        result = json.load(f)
+    result.setdefault('cost_only', False)
+    return result

@@ -48,6 +48,7 @@ from .space import Architecture, SearchSpace, arch_to_dict, round_width
 
 SUPPORTED_CONV_TYPES = ('3d', '3d_2plus1d')
 SUPPORTED_SE_TYPES = ('3d', '2d', '2plus3d', 'none')
+KERNEL_SHARING = ('separate', 'nested')
 
 
 def kernel_key(kernel: Sequence[int]) -> str:
@@ -142,6 +143,20 @@ def _conv(x: Tensor, w: Tensor, b: Optional[Tensor], stride, padding,
     return F.conv3d(x, w, b, stride, padding, groups=groups)
 
 
+def crop_kernel(weight: Tensor, kernel: Sequence[int], causal: bool) -> Tensor:
+    """The (kt, kh, kw) kernel nested in a larger one: its spatial centre and,
+    in time, the centre (or, causal, the last ``kt`` taps: the frames
+    nearest the output)."""
+    kt, kh, kw = kernel
+    big_t, big_h, big_w = weight.shape[2:]
+    if kt > big_t or kh > big_h or kw > big_w:
+        raise ValueError(f'kernel {tuple(kernel)} is not nested in '
+                         f'{(big_t, big_h, big_w)}')
+    t0 = big_t - kt if causal else (big_t - kt) // 2
+    h0, w0 = (big_h - kh) // 2, (big_w - kw) // 2
+    return weight[:, :, t0:t0 + kt, h0:h0 + kh, w0:w0 + kw]
+
+
 class SlicedConv(nn.Module):
     """A conv (+ BN + act) of the widest layer run on a prefix of it, with
     the padding of ``ConvBlock``: TF 'SAME' in space, symmetric or causal
@@ -161,13 +176,16 @@ class SlicedConv(nn.Module):
         self.bn = SlicedBN(out_max, **bn) if bn is not None else None
         self.act = build_activation(act) if act else None
 
-    def _weights(self, c_out: int, c_in: int):
+    def _weights(self, c_out: int, c_in: int, kernel=None):
         w = self.weight[:c_out] if self.depthwise else \
             self.weight[:c_out, :c_in]
+        if kernel is not None and tuple(kernel) != self.kernel:
+            w = crop_kernel(w, kernel, self.causal)
         return w, (self.bias[:c_out] if self.bias is not None else None)
 
-    def forward(self, x: Tensor, c_out: int) -> Tensor:
-        kt, kh, kw = self.kernel
+    def forward(self, x: Tensor, c_out: int, kernel=None) -> Tensor:
+        """``kernel``: a smaller kernel nested in this one (its crop)."""
+        kt, kh, kw = self.kernel if kernel is None else kernel
         _, sh, sw = self.stride
         if self.causal and kt > 1:
             x = causal_pad(x, kt - 1)
@@ -175,15 +193,16 @@ class SlicedConv(nn.Module):
         padding = (0 if self.causal else (kt - 1) // 2,
                    (kh - 1) // 2 if sh == 1 else 0,
                    (kw - 1) // 2 if sw == 1 else 0)
-        w, b = self._weights(c_out, x.shape[1])
+        w, b = self._weights(c_out, x.shape[1], kernel)
         x = _conv(x, w, b, self.stride, padding,
                   c_out if self.depthwise else 1)
         if self.bn is not None:
             x = self.bn(x)
         return self.act(x) if self.act is not None else x
 
-    def export(self, prefix: str, c_out: int, c_in: int) -> Dict[str, Tensor]:
-        w, b = self._weights(c_out, c_in)
+    def export(self, prefix: str, c_out: int, c_in: int,
+               kernel=None) -> Dict[str, Tensor]:
+        w, b = self._weights(c_out, c_in, kernel)
         out = {f'{prefix}conv.weight': w}
         if b is not None:
             out[f'{prefix}conv.bias'] = b
@@ -221,6 +240,72 @@ class SharedDepthwise(nn.Module):
         if self.factorised:
             out.update(self.conv_temporal.export(f'{prefix}conv_temporal.', c,
                                                  c))
+        return out
+
+
+class NestedDepthwise(nn.Module):
+    """Every kernel choice of a layer as a crop of one largest kernel (as
+    OFA's elastic kernels): each step trains the weights every choice uses,
+    where separate weights see ~1/len(kernels) of the steps. Each choice
+    keeps its own BN (the statistics of a 3x3 and a 7x7 crop differ).
+
+    Factorised ('3d_2plus1d'): a (1, K, K) spatial kernel, the crop's centre
+    for every choice (a temporal-only kt x 1 x 1 kernel uses its centre tap,
+    the standalone's 1x1 depthwise conv), and a (Kt, 1, 1) temporal one (the
+    last kt taps when causal). '3d': one (Kt, K, K) kernel, centre crops.
+    """
+
+    def __init__(self, channels: int, kernels, stride, causal: bool,
+                 conv_type: str, bn: dict, act: str):
+        super().__init__()
+        kernels = [tuple(k) for k in kernels]
+        big_t = max(k[0] for k in kernels)
+        big_h = max(k[1] for k in kernels)
+        big_w = max(k[2] for k in kernels)
+        self.factorised = conv_type != '3d'
+        if self.factorised:
+            self.conv = SlicedConv(channels, channels, (1, big_h, big_w),
+                                   stride, True, causal)
+            self.conv_temporal = SlicedConv(
+                channels, channels, (big_t, 1, 1), (1, 1, 1), True,
+                causal) if big_t > 1 else None
+        else:
+            self.conv = SlicedConv(channels, channels, (big_t, big_h, big_w),
+                                   stride, True, causal)
+            self.conv_temporal = None
+        self.bn = nn.ModuleDict({kernel_key(k): SlicedBN(channels, **bn)
+                                 for k in kernels})
+        self.bn_temporal = nn.ModuleDict({
+            kernel_key(k): SlicedBN(channels, **bn)
+            for k in kernels if self.factorised and k[0] > 1})
+        self.act = build_activation(act)
+
+    def _parts(self, kernel):
+        """(spatial kernel, temporal kernel or None) of a choice."""
+        kt, kh, kw = kernel
+        if not self.factorised:
+            return (kt, kh, kw), None
+        return (1, kh, kw), ((kt, 1, 1) if kt > 1 else None)
+
+    def forward(self, x: Tensor, kernel) -> Tensor:
+        key, c = kernel_key(kernel), x.shape[1]
+        spatial, temporal = self._parts(kernel)
+        x = self.act(self.bn[key](self.conv(x, c, spatial)))
+        if temporal is not None:
+            x = self.act(self.bn_temporal[key](
+                self.conv_temporal(x, c, temporal)))
+        return x
+
+    def export(self, prefix: str, c: int, kernel) -> Dict[str, Tensor]:
+        key = kernel_key(kernel)
+        spatial, temporal = self._parts(kernel)
+        out = self.conv.export(f'{prefix}conv.', c, c, spatial)
+        out.update(self.bn[key].export(f'{prefix}conv.bn.', c))
+        if temporal is not None:
+            out.update(self.conv_temporal.export(f'{prefix}conv_temporal.',
+                                                 c, c, temporal))
+            out.update(self.bn_temporal[key].export(
+                f'{prefix}conv_temporal.bn.', c))
         return out
 
 
@@ -269,17 +354,25 @@ class SharedLayer(nn.Module):
     """``MovinetBottleneck`` with every kernel choice and the widest widths."""
 
     def __init__(self, in_max: int, out_max: int, e_max: int, kernels,
-                 stride, first: bool, net: dict, bn: dict, hidden_of):
+                 stride, first: bool, net: dict, bn: dict, hidden_of,
+                 kernel_sharing: str = 'separate'):
         super().__init__()
         causal, conv_type = net['causal'], net['conv_type']
         act = net['activation']
         self.stride = tuple(stride)
         self.downsample = any(s > 1 for s in stride)
         self.expansion = SlicedConv(in_max, e_max, (1, 1, 1), bn=bn, act=act)
-        self.features = nn.ModuleDict({
-            kernel_key(k): SharedDepthwise(e_max, k, stride, causal,
-                                           conv_type, bn, act)
-            for k in kernels})
+        self.kernels = [tuple(k) for k in kernels]
+        if kernel_sharing == 'nested':
+            self.nested = NestedDepthwise(e_max, kernels, stride, causal,
+                                          conv_type, bn, act)
+            self.features = None
+        else:
+            self.nested = None
+            self.features = nn.ModuleDict({
+                kernel_key(k): SharedDepthwise(e_max, k, stride, causal,
+                                               conv_type, bn, act)
+                for k in kernels})
         self.se = (SharedSE(e_max, net['se_type'], causal, act,
                             net['gating_activation'], hidden_of)
                    if net['se_type'] != 'none' else None)
@@ -290,6 +383,11 @@ class SharedLayer(nn.Module):
             if first else None
         self.pool = SamePadAvgPool() if self.downsample else None
 
+    def depthwise(self, x: Tensor, kernel) -> Tensor:
+        if self.nested is not None:
+            return self.nested(x, kernel)
+        return self.features[kernel_key(kernel)](x)
+
     def needs_skip(self, c_in: int, c_out: int) -> bool:
         return self.downsample or c_in != c_out
 
@@ -297,9 +395,9 @@ class SharedLayer(nn.Module):
                 kernel: Optional[Sequence[int]]) -> Tensor:
         out = self.expansion(x, expand)
         if kernel is None:  # op warm-up: every kernel on, summed
-            out = sum(op(out) for op in self.features.values())
+            out = sum(self.depthwise(out, k) for k in self.kernels)
         else:
-            out = self.features[kernel_key(kernel)](out)
+            out = self.depthwise(out, kernel)
         if self.se is not None:
             out = self.se(out)
         out = self.rezero * self.projection(out, c_out)
@@ -314,8 +412,12 @@ class SharedLayer(nn.Module):
                kernel) -> Dict[str, Tensor]:
         out = {f'{prefix}rezero': self.rezero}
         out.update(self.expansion.export(f'{prefix}expansion.', expand, c_in))
-        out.update(self.features[kernel_key(kernel)].export(
-            f'{prefix}feature.', expand))
+        if self.nested is not None:
+            out.update(self.nested.export(f'{prefix}feature.', expand,
+                                          kernel))
+        else:
+            out.update(self.features[kernel_key(kernel)].export(
+                f'{prefix}feature.', expand))
         if self.se is not None:
             out.update(self.se.export(f'{prefix}se.', expand))
         out.update(self.projection.export(f'{prefix}projection.', c_out,
@@ -347,6 +449,9 @@ class MoViNetSupernet(BaseModel):
         conv_type, se_type, activation, gating_activation: as ``MoViNet``.
         norm_cfg (dict): BN eps and momentum.
         dropout_ratio, label_smooth_eps (float): the head's.
+        kernel_sharing (str): 'separate' depthwise weights per kernel
+            choice, or 'nested': every choice a crop of the layer's largest
+            kernel (:class:`NestedDepthwise`).
     """
 
     def __init__(self,
@@ -360,6 +465,7 @@ class MoViNetSupernet(BaseModel):
                  norm_cfg: Optional[dict] = None,
                  dropout_ratio: float = 0.2,
                  label_smooth_eps: float = 0.0,
+                 kernel_sharing: str = 'separate',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -385,6 +491,10 @@ class MoViNetSupernet(BaseModel):
         if net['se_type'] not in SUPPORTED_SE_TYPES:
             raise ValueError(f'unknown se_type {net["se_type"]!r}; expected '
                              f'one of {SUPPORTED_SE_TYPES}')
+        if kernel_sharing not in KERNEL_SHARING:
+            raise ValueError(f'kernel_sharing must be one of '
+                             f'{KERNEL_SHARING}, got {kernel_sharing!r}')
+        self.kernel_sharing = kernel_sharing
         self.network = net
         self.num_classes = num_classes
         self.norm_cfg = dict(type='BN3d', **_bn_args(norm_cfg))
@@ -417,7 +527,8 @@ class MoViNetSupernet(BaseModel):
                 stride = space.block_strides[i] if j == 0 else (1, 1, 1)
                 layers.append(SharedLayer(c_in if j == 0 else c_out, c_out,
                                           e_max, space.kernels, stride,
-                                          j == 0, net, bn, hidden_of))
+                                          j == 0, net, bn, hidden_of,
+                                          kernel_sharing))
             self.blocks.append(layers)
             c_in = c_out
         self.project = SlicedConv(c_in, widest(space.project_base),
@@ -535,14 +646,16 @@ class MoViNetSupernet(BaseModel):
     def quality(self, data: dict, architecture: Architecture) -> Tensor:
         """Top-1 accuracy of ``architecture`` on a (preprocessed) batch,
         with BN on the batch's statistics (running ones untouched)."""
-        was_training = self.training
+        was_training, all_ops = self.training, self.all_ops
         self.train()
         self.track_bn_stats(False)
+        self.all_ops = False  # the sampled network, not the op warm-up's sum
         try:
             logits = self.logits(data['inputs'], architecture)
         finally:
             self.track_bn_stats(True)
             self.train(was_training)
+            self.all_ops = all_ops
         labels = self.labels(data['data_samples']).to(logits.device)
         return (logits.argmax(1) == labels).float().mean()
 

@@ -159,3 +159,19 @@ def test_search_lr_schedule_follows_max_iters(tmp_path, max_iters):
     assert lrs[(warm + max_iters) // 2] == pytest.approx(base / 2, rel=0.1)
     assert lrs[int(0.9 * max_iters)] > 0.02 * base
     assert lrs[-1] < 0.01 * base
+
+
+def test_the_gpu_search_config_reaches_its_target():
+    """tools/search/gpu_search.py's target (half of A0-Stream at 8x172x172)
+    lies inside the space of configs/search/tunas_synthetic_gpu.py."""
+    from movinet_mm.analysis.search_demo import a0_macs
+    from movinet_mm.search.cost import cost_range
+    from movinet_mm.search.space import SearchSpace
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'search',
+                                   'tunas_synthetic_gpu.py'))
+    space = SearchSpace.from_dict(cfg.model.space)
+    assert space.depths == tuple(range(1, 11))
+    assert space.resolutions == (172, )
+    low, high = cost_range(space, causal=True, conv_type='3d_2plus1d',
+                           se_type='2plus3d', num_classes=cfg.num_classes)
+    assert low < 0.5 * a0_macs(cfg) < high

@@ -76,11 +76,14 @@ def data(tmp_path_factory):
 @pytest.fixture(scope='module')
 def tiny_target():
     """Half-way between the tiny space's cheapest and dearest network."""
+    from mmengine.config import Config
+
     from movinet_mm.search.cost import cost_range
     from movinet_mm.search.space import SearchSpace
+    kernels = Config.fromfile(SEARCH_CONFIG).search_space.kernels  # inherited
     space = SearchSpace(stem_base=8, block_bases=(8, 16, 16, 16, 24),
                         project_base=32, head_channels=64, depths=(1, 2),
-                        frames=(4, ), frame_strides=(1, 2),
+                        kernels=kernels, frames=(4, ), frame_strides=(1, 2),
                         resolutions=(32, ))
     low, high = cost_range(space, causal=True, conv_type='3d_2plus1d',
                            se_type='2plus3d', num_classes=8)
@@ -98,9 +101,12 @@ def mim_search(config, work_dir, *extra, check=True):
                           env=dict(os.environ, OMP_NUM_THREADS='1'))
 
 
-def read_log(work_dir):
+def read_log(work_dir, event=None):
+    """The per-iteration records (``event``: the records of that event,
+    e.g. 'supernet_top1')."""
     with open(osp.join(work_dir, 'search_log.jsonl')) as f:
-        return [json.loads(line) for line in f]
+        records = [json.loads(line) for line in f]
+    return [r for r in records if r.get('event') == event]
 
 
 @pytest.fixture(scope='module')
@@ -125,11 +131,15 @@ def test_search_end_to_end_and_the_searched_config(searched, data,
         for key in ('sampled_gmacs', 'reward', 'entropy', 'most_likely',
                     'most_likely_gmacs', 'quality', 'baseline'):
             assert key in r
+        assert r['cost_only'] is False
     # controller lr is 0 during the warm-up (2 of 6 iterations): the most
     # likely architecture cannot move before it ends
     assert records[0]['most_likely'] == records[1]['most_likely']
     assert records[0]['entropy'] == records[1]['entropy']
     assert records[-1]['entropy'] < records[1]['entropy']
+    # score_during_warmup=False (the config's): no held-out scoring while
+    # the controller's lr is 0 (iterations 1-3 of 6: 0.34 x 6 -> 3)
+    assert [r['quality'] is None for r in records] == [True] * 3 + [False] * 3
     # the cost, reward and entropy are in the runner's scalar log too
     scalars = [p for p in os.listdir(work) if p.startswith('2')]
     with open(osp.join(work, scalars[0], 'vis_data', 'scalars.json')) as f:
@@ -145,6 +155,21 @@ def test_search_end_to_end_and_the_searched_config(searched, data,
                                         conv_type='3d_2plus1d',
                                         se_type='2plus3d', num_classes=8)
     assert result['iterations'] == MAX_ITERS
+    assert result['cost_only'] is False
+    # the supernet's top-1 on fixed architectures, every 10% of the
+    # iterations (here every one) and at the end, in the result and the log
+    monitored = result['supernet_top1']
+    assert [m['iter'] for m in monitored] == list(range(1, MAX_ITERS + 1))
+    assert monitored[-1]['fraction'] == 1.0
+    assert monitored[0]['controller_lr'] == 0.0  # in the warm-up
+    assert monitored[-1]['controller_lr'] == 0.1
+    events = read_log(work, 'supernet_top1')
+    assert [{k: e[k] for k in monitored[0]} for e in events] == monitored
+    for e in events:
+        assert len(e['per_architecture']) == 4  # monitor_archs default
+        assert e['top1'] == pytest.approx(sum(e['per_architecture']) / 4)
+        assert all(0 <= t <= 1 for t in e['per_architecture'])
+    assert 'supernet top-1' in searched['out']
 
     ckpt = torch.load(osp.join(work, f'iter_{MAX_ITERS}.pth'),
                       map_location='cpu', weights_only=False)
@@ -160,6 +185,7 @@ def test_search_end_to_end_and_the_searched_config(searched, data,
     from mmengine.runner import Runner
     cfg = Config.fromfile(osp.join(work, 'searched_config.py'))
     assert cfg.model.type == 'MoViNetRecognizer'
+    assert cfg.searched_architecture.cost_only is False
     assert cfg.model.backbone.arch['stem_channels'] == \
         arch.arch.stem_channels
     sample = [s for s in cfg.train_dataloader.dataset.pipeline
@@ -180,6 +206,41 @@ def test_search_end_to_end_and_the_searched_config(searched, data,
     assert runner.iter == 2
     losses = runner.message_hub.get_scalar('train/loss').data[0]
     assert all(torch.isfinite(torch.tensor(losses)))
+
+
+def test_cost_only_search_end_to_end(data, tiny_target, tmp_path):
+    """train_cfg.cost_only=True: reward without the quality term, no
+    shared-weight steps, every output marked."""
+    from mmengine.config import Config
+
+    from movinet_mm.search.loop import load_result
+    config = write_config(tmp_path, data, tiny_target['gmacs'])
+    work = str(tmp_path / 'work')
+    out = mim_search(config, work, '--cfg-options', 'train_cfg.cost_only=True')
+    assert 'cost-only search done (no quality term in the reward)' in out
+    records = read_log(work)
+    assert [r['iter'] for r in records] == list(range(1, MAX_ITERS + 1))
+    for r in records:
+        assert r['cost_only'] is True and r['quality'] is None
+        # the reward is the cost term alone (beta = -0.5 in the config)
+        assert r['reward'] <= 0
+    assert read_log(work, 'supernet_top1') == []
+    result = load_result(osp.join(work, 'searched_arch.json'))
+    assert result['cost_only'] is True and result['supernet_top1'] == []
+    with open(osp.join(work, 'searched_config.py')) as f:
+        assert f.readline().startswith('# cost-only search')
+    cfg = Config.fromfile(osp.join(work, 'searched_config.py'))
+    assert cfg.searched_architecture.cost_only is True
+    ckpt = torch.load(osp.join(work, f'iter_{MAX_ITERS}.pth'),
+                      map_location='cpu', weights_only=False)
+    assert ckpt['search']['cost_only'] is True
+
+
+def test_result_files_before_the_cost_only_field(tmp_path):
+    from movinet_mm.search.loop import load_result
+    path = tmp_path / 'searched_arch.json'
+    path.write_text(json.dumps(dict(gmacs=0.01)))
+    assert load_result(path)['cost_only'] is False
 
 
 def test_killed_search_resumes(data, tiny_target, tmp_path):

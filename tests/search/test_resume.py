@@ -30,6 +30,7 @@ def search(config, work_dir, **options):
     runner.train()
     with open(osp.join(work_dir, 'search_log.jsonl')) as f:
         log = [json.loads(line) for line in f]
+    log = [r for r in log if 'event' not in r]  # the iterations' records
     logits = {k: v.detach().clone()
               for k, v in runner.train_loop.controller.logits.items()}
     with open(osp.join(work_dir, 'searched_arch.json')) as f:
@@ -56,4 +57,9 @@ def test_resumed_search_equals_the_uninterrupted_one(data, tiny_target,  # noqa:
     for name, value in full_logits.items():
         assert torch.equal(logits[name], value), name
     assert result['architecture'] == full_result['architecture']
+    # the supernet's top-1 records: the checkpoint's, then the resumed
+    # run's, equal to the uninterrupted run's (it draws no global RNG)
+    assert [r['iter'] for r in full_result['supernet_top1']] == \
+        list(range(1, MAX_ITERS + 1))
+    assert result['supernet_top1'] == full_result['supernet_top1']
 

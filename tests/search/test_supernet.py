@@ -37,9 +37,13 @@ def build(cfg):
     return MODELS.build(cfg)
 
 
-@pytest.fixture(scope='module', params=[False, True], ids=['base', 'causal'])
+@pytest.fixture(scope='module', params=[
+    (False, 'separate'), (True, 'separate'), (False, 'nested'),
+    (True, 'nested')], ids=['base', 'causal', 'base-nested', 'causal-nested'])
 def supernet(request):
-    model = MoViNetSupernet(space=SPACE, num_classes=5, causal=request.param)
+    causal, sharing = request.param
+    model = MoViNetSupernet(space=SPACE, num_classes=5, causal=causal,
+                            kernel_sharing=sharing)
     return randomize_(model).eval()
 
 

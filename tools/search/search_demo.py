@@ -10,17 +10,28 @@ for a harder variant):
 
 1. searches (``mim train configs/search/tunas_synthetic.py``) at a cost
    target, a fraction of MoViNet-A0-Stream's MACs at the demo's input
-   (8 frames taken every 4th frame, 40x40);
-2. trains the most likely architecture from scratch with the recipe of
-   configs/search/movinet_searched_synthetic.py and tests it (stream loop,
-   every 4th frame of each whole test video);
-3. trains and tests K random architectures of the space within +-10% of the
-   target the same way;
-4. prints MACs and test top-1 of each, writes
-   ``<work-dir>/search_report.json`` ({"target_gmacs", "found": {"arch",
-   "gmacs", "top1"}, "random": [{"gmacs", "top1"}, ...],
-   "search_seconds"}), ``search_details.json`` (every run, timings, extra
-   targets) and an accuracy-vs-MACs plot.
+   (8 frames taken every 4th frame, 40x40), and searches again with the
+   reward's cost term alone (``train_cfg.cost_only=True``);
+2. scores the searched architecture and K random architectures of the
+   space within +-10% of the target with the search's supernet (shared
+   weights, the held-out split, each path's BN recalibrated on
+   ``--bn-recalibration-batches`` training batches);
+3. trains the two searches' most likely architectures and the K random
+   ones from scratch with the recipe of
+   configs/search/movinet_searched_synthetic.py, once per ``--seeds`` seed,
+   and tests them (stream loop, every 4th frame of each whole test video);
+4. prints MACs, test top-1 and supernet score of each and Kendall's tau
+   between the supernet scores and the test top-1 (searched + random),
+   writes ``<work-dir>/search_report.json`` ({"target_gmacs", "found":
+   {"arch", "gmacs", "top1", "supernet_score"}, "random": [{"gmacs", "top1",
+   "supernet_score"}, ...], "search_seconds", "kendall_tau", "ranking",
+   "cost_only": {"arch", "gmacs", "top1", "search_seconds"},
+   "supernet_top1": [{"iter", "fraction", "top1", "controller_lr"}, ...],
+   "seeds": [{"seed", "found", "cost_only", "random"}, ...]}; top-1 at the
+   top level is the mean over the seeds), ``search_details.json`` (every
+   run, timings, extra targets) and an accuracy-vs-MACs plot.
+
+Progress lines give each phase's start and end with the seconds elapsed.
 
 ``--extra-targets 0.25`` also runs the search alone at other fractions of
 A0's MACs and records whether the most likely architecture lands within
@@ -30,7 +41,8 @@ Example::
 
     python tools/search/search_demo.py            # what `make search-demo` runs
     python tools/search/search_demo.py --num-random 5 --search-iters 200 \\
-        --extra-targets 0.25
+        --seeds 0 --extra-targets 0.25
+    python tools/search/search_demo.py --reuse-search --seeds 2 3
 """
 import argparse
 import os.path as osp
@@ -61,13 +73,26 @@ def parse_args(argv=None):
                    'the demo input')
     p.add_argument('--extra-targets', type=float, nargs='*', default=[],
                    help='further target fractions, searched only')
-    p.add_argument('--num-random', type=int, default=5)
-    p.add_argument('--search-iters', type=int, default=200)
+    p.add_argument('--num-random', type=int, default=7,
+                   help='random architectures within +-10%% of the target '
+                   '(at least 2: the ranking needs 3 networks)')
+    p.add_argument('--search-iters', type=int, default=None,
+                   help="the search's iterations (default: the search "
+                   "config's max_iters)")
     p.add_argument('--train-epochs', type=int, default=6)
     p.add_argument('--train-batch', type=int, default=8)
     p.add_argument('--train-per-class', type=int, default=100)
     p.add_argument('--test-per-class', type=int, default=25)
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of the searches and of the random '
+                   'architectures')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1],
+                   help='training seeds: every network is trained and '
+                   'tested once per seed (top-1: the mean)')
+    p.add_argument('--bn-recalibration-batches', type=int, default=4,
+                   help="training batches that re-estimate each path's BN "
+                   'statistics before the supernet scores it (0: BN on the '
+                   'held-out batch statistics)')
     p.add_argument('--threads', type=int, default=1,
                    help='torch threads per process (more oversubscribe a '
                    'busy CPU badly)')
@@ -77,8 +102,13 @@ def parse_args(argv=None):
     p.add_argument('--jobs', type=int, default=2,
                    help='trainings run side by side (one per core)')
     args = p.parse_args(argv)
-    if args.num_random < 1:
-        p.error('--num-random must be >= 1')
+    if args.num_random < 2:
+        p.error('--num-random must be >= 2 (Kendall tau over the searched '
+                'and the random networks needs 3)')
+    if len(set(args.seeds)) != len(args.seeds):
+        p.error('--seeds lists a seed twice')
+    if args.bn_recalibration_batches < 0:
+        p.error('--bn-recalibration-batches must be >= 0')
     if args.jobs < 1:
         p.error('--jobs must be >= 1')
     if not 0 < args.target_fraction:
