@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The CPU wheel of torch that lies on these machines' disk; users bring their own build.
 TORCH_SPEC ?= torch==2.13.0
+LITERT_TORCH_SPEC ?= litert-torch==0.10.0
 PYTEST_ARGS ?=
 
 .PHONY: venv test test-slow lint demo clean-venv
@@ -15,7 +16,9 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=64,<82" wheel
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[tests,deploy,search]"
+	$(PY) -m pip install -q -e ".[tests,deploy,search,litert,litert-export]"
+	@# litert-torch without its transformers requirement (setup.cfg, litert-export)
+	$(PY) -m pip install -q --no-deps "$(LITERT_TORCH_SPEC)"
 	@# mim looks for <site-packages>/movinet_mm/.mim/tools/*.py, which an editable
 	@# install does not create: link the package there (same files).
 	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
@@ -90,12 +93,19 @@ demo: venv
 # ---- search demo: TuNAS against random architectures of the same cost -----
 # Generates its own synthetic data (data/synthetic_search; data/synthetic
 # stays as it is), searches at half of A0-Stream's MACs at the demo input,
-# trains and tests the found architecture and 5 random ones of the same cost
-# (+-10%), two side by side, and writes
-# work_dirs/search_demo/search_report.json and a plot.
+# and again with the cost term alone, scores the searched and 7 random
+# architectures of the same cost (+-10%) with the supernet, trains and tests
+# them and the cost-only one with 2 seeds, two side by side, and writes
+# work_dirs/search_demo/search_report.json (with Kendall's tau between the
+# supernet's scores and the test top-1) and a plot.
+# search-demo-full: the same with SEARCH_DEMO_FULL_ARGS (longer settings).
 SEARCH_DEMO_ARGS ?=
+SEARCH_DEMO_FULL_ARGS ?= --num-random 7 --seeds 0 1
 
-.PHONY: search-demo
+.PHONY: search-demo search-demo-full
 
 search-demo: venv
 	$(PY) tools/search/search_demo.py $(SEARCH_DEMO_ARGS)
+
+search-demo-full: venv
+	$(PY) tools/search/search_demo.py $(SEARCH_DEMO_FULL_ARGS)

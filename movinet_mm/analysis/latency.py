@@ -35,7 +35,7 @@ from .benchmark_utils import (
 REPO = Path(__file__).resolve().parents[2]
 STREAM_BACKENDS = ('eager', 'inference', 'compile', 'ort', 'ort-int8',
                    'openvino-f32', 'openvino-bf16', 'openvino-stateful',
-                   'executorch', 'tf')
+                   'executorch', 'litert', 'tf', 'tflite')
 CLIP_BACKENDS = ('eager', 'inference', 'compile', 'ort', 'openvino-f32',
                  'openvino-bf16', 'tf')
 DEFAULT_SIZES = {'a0': 172, 'a1': 172, 'a2': 224, 'a3': 256, 'a4': 290,
@@ -44,8 +44,12 @@ DEFAULT_SIZES = {'a0': 172, 'a1': 172, 'a2': 224, 'a3': 256, 'a4': 290,
 # (the graph an IR converted from it would hold; one export less per model)
 EXPORTED = {'ort': 'onnx', 'ort-int8': 'onnx-int8', 'openvino-f32': 'onnx',
             'openvino-bf16': 'onnx', 'openvino-stateful': 'onnx',
-            'executorch': 'executorch'}
+            'executorch': 'executorch', 'litert': 'litert',
+            'tflite': 'tflite'}
 TORCH_BACKENDS = ('eager', 'inference', 'compile')
+TF_BACKENDS = ('tf', 'tflite')  # run by the TF interpreter (latency_tf.py)
+# the official model's .tflite in its export dir (latency_tf.convert_tflite)
+TFLITE_FILE = 'official.tflite'
 
 
 def _log(line: str) -> None:
@@ -134,7 +138,8 @@ def _torch_stream_step(backend: str, spec: dict):
 def _load_runtime(backend: str, spec: dict):
     from movinet_mm.deploy.runtime import load_runtime
     runtime_backend = {'ort': 'onnxruntime', 'ort-int8': 'onnxruntime',
-                       'executorch': 'executorch'}.get(backend, 'openvino')
+                       'executorch': 'executorch',
+                       'litert': 'litert'}.get(backend, 'openvino')
     precision = backend.split('-')[1] if backend.startswith('openvino-') \
         else 'f32'
     runtime = load_runtime(spec['model_dir'], runtime_backend,
@@ -199,7 +204,8 @@ def _runtime_stream_step(backend: str, spec: dict):
 def _model_files_bytes(model_dir) -> int:
     model_dir = Path(model_dir)
     files = [p for p in model_dir.iterdir()
-             if p.suffix in ('.onnx', '.xml', '.bin', '.pte', '.data')]
+             if p.suffix in ('.onnx', '.xml', '.bin', '.pte', '.data',
+                             '.tflite')]
     return sum(p.stat().st_size for p in files) if files else \
         dir_bytes(model_dir)
 
@@ -271,9 +277,9 @@ def measure_clip(spec: dict) -> dict:
 def worker(spec: dict) -> dict:
     """Measure one row (a :func:`plan` entry) in this process."""
     os.environ['OMP_NUM_THREADS'] = str(spec['threads'])
-    if spec['backend'] == 'tf':
-        from .latency_tf import measure_tf
-        return measure_tf(spec)
+    if spec['backend'] in TF_BACKENDS:
+        from .latency_tf import measure
+        return measure(spec)
     if spec['mode'] == 'stream':
         return measure_stream(spec)
     return measure_clip(spec)
@@ -290,9 +296,11 @@ def needed_exports(rows) -> dict:
 
 def export_models(work_dir: Path, needed: dict, *, reuse: bool,
                   int8_calibration_frames: int, clip_frames: int,
-                  log: Callable[[str], None] = _log) -> dict:
+                  log: Callable[[str], None] = _log,
+                  tf_python: str = None) -> dict:
     """Export the models the exported-backend rows need; returns
-    {(arch, mode, kind): model_dir or an error string}."""
+    {(arch, mode, kind): model_dir or an error string}. The official
+    model's ``.tflite`` (kind 'tflite') is converted by ``tf_python``."""
     out = {}
     for arch, mode, size in needed['models']:
         config = stream_config(arch) if mode == 'stream' else \
@@ -303,12 +311,14 @@ def export_models(work_dir: Path, needed: dict, *, reuse: bool,
                         if b in EXPORTED})
         if not kinds:
             continue
-        if not ckpt.exists() or not reuse:
+        if (not ckpt.exists() or not reuse) and set(kinds) - {'tflite'}:
             _save_random_checkpoint(config, ckpt)
         for kind in kinds:
             backend = kind.replace('-int8', '')
             dst = work_dir / tag / kind
-            if dst.exists() and reuse:
+            # the official .tflite (random weights, seed 0) does not depend
+            # on this code: converted once per work dir (minutes), then kept
+            if (dst.exists() and reuse) or (dst / TFLITE_FILE).exists():
                 out[(arch, mode, kind)] = str(dst)
                 continue
             if dst.exists():
@@ -322,6 +332,12 @@ def export_models(work_dir: Path, needed: dict, *, reuse: bool,
                        str(REPO / 'tools/deployment/quantize.py'), src,
                        '--out', str(dst), '--random-calibration',
                        str(int8_calibration_frames)]
+            elif kind == 'tflite':  # the official model, the official way
+                dst.mkdir(parents=True)
+                cmd = [tf_python or 'python',
+                       str(Path(__file__).with_name('latency_tf.py')),
+                       '--convert', json.dumps(dict(arch=arch, size=size)),
+                       str(dst / TFLITE_FILE)]
             else:
                 cmd = [sys.executable,
                        str(REPO / 'tools/deployment/export.py'), str(config),
@@ -338,6 +354,8 @@ def export_models(work_dir: Path, needed: dict, *, reuse: bool,
                 err = (proc.stderr.strip().splitlines() or ['?'])[-1]
                 out[(arch, mode, kind)] = f'error: export failed: {err}'
                 log(f'[export] {tag} {kind} failed: {err}')
+                if kind == 'tflite':
+                    shutil.rmtree(dst, ignore_errors=True)
             else:
                 out[(arch, mode, kind)] = str(dst)
                 log(f'[export] {tag} {kind} done in '
@@ -374,7 +392,7 @@ def _env(threads: int) -> dict:
 def run_row(spec: dict, tf_python: str, timeout: float) -> dict:
     """Measure one row in a fresh process: the spec, the load average at
     its start and the result, or an ``error``."""
-    if spec['backend'] == 'tf':
+    if spec['backend'] in TF_BACKENDS:
         cmd = [tf_python, str(Path(__file__).with_name('latency_tf.py'))]
     else:
         cmd = [sys.executable, '-m', 'movinet_mm.analysis.latency']
@@ -461,9 +479,9 @@ def _fmt_mb(n) -> str:
 
 
 def markdown(rows) -> str:
-    """The stream and clip tables, with each row's speed-up over TF."""
-    tf_ref = {(r['mode'], r['arch'], r['threads']): r['median_ms']
-              for r in rows if r['backend'] == 'tf' and 'median_ms' in r}
+    """The stream and clip tables, with each row's speed-up over the
+    official TFLite model (the ``tflite`` row of the same model and
+    threads; a table without one: over the ``tf`` row)."""
     lines = []
     for mode, title in (('stream', 'Per-frame streaming step (batch 1, one '
                          'frame per call)'),
@@ -472,9 +490,14 @@ def markdown(rows) -> str:
         if not mine:
             continue
         unit = 'frame' if mode == 'stream' else 'clip'
+        anchor = 'tflite' if any(r['backend'] == 'tflite' for r in mine) \
+            else 'tf'
+        ref_of = {(r['arch'], r['threads']): r['median_ms'] for r in mine
+                  if r['backend'] == anchor and 'median_ms' in r}
+        vs = 'vs TFLite' if anchor == 'tflite' else 'vs TF'
         lines += [f'### {title}', '',
                   f'| model | input | threads | backend | median ms/{unit} '
-                  f'| p90 ms | vs TF | peak RSS (MB) | model file (MB) | load |',
+                  f'| p90 ms | {vs} | peak RSS (MB) | model file (MB) | load |',
                   '|---|---|---|---|---|---|---|---|---|---|']
         for r in mine:
             size = r['size']
@@ -490,7 +513,7 @@ def markdown(rows) -> str:
                 lines.append(f'| {name} | {shape} | {r["threads"]} | {label} '
                              f'| n/a: {r["error"]} | | | | | |')
                 continue
-            ref = tf_ref.get((mode, r['arch'], r['threads']))
+            ref = ref_of.get((r['arch'], r['threads']))
             ratio = f'{ref / r["median_ms"]:.2f}×' if ref else '-'
             lines.append(
                 f'| {name} | {shape} | {r["threads"]} | {label} | '

@@ -28,7 +28,7 @@ from ..datasets.frames import (
     normalisation,
 )
 
-BACKENDS = ('torch', 'onnxruntime', 'openvino', 'executorch')
+BACKENDS = ('torch', 'onnxruntime', 'openvino', 'executorch', 'litert')
 
 
 def _causal_check(model) -> None:

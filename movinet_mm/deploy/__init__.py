@@ -6,7 +6,8 @@
 - :mod:`movinet_mm.deploy.export`: ONNX, OpenVINO IR and ExecuTorch files
   with a ``meta.json`` (``tools/deployment/export.py``);
 - :func:`load_runtime`: run an exported model directory with onnxruntime,
-  OpenVINO or ExecuTorch through one step contract.
+  OpenVINO or ExecuTorch through one step contract;
+- :class:`StreamPool`: many independent streams in one batched call.
 
 Runtime packages are optional: ``pip install movinet_mm[deploy]``.
 """
@@ -18,9 +19,11 @@ from .inference import (
     stream_frames,
 )
 from .meta import DeployError, read_meta
+from .pool import BatchedStream, StreamPool, export_pool
 from .runtime import Runtime, load_runtime
 
 __all__ = ['build_inference_model', 'StreamInferenceModel',
            'ClipInferenceModel', 'stream_frames', 'export_model',
            'load_runtime', 'Runtime', 'read_meta', 'DeployError',
-           'MissingPackageError']
+           'MissingPackageError', 'StreamPool', 'BatchedStream',
+           'export_pool']

@@ -1,4 +1,5 @@
-"""Export the inference form of a MoViNet to ONNX, OpenVINO IR or ExecuTorch.
+"""Export the inference form of a MoViNet to ONNX, OpenVINO IR, ExecuTorch or
+LiteRT.
 
 Every export writes a directory: the model file and a ``meta.json``
 (:mod:`movinet_mm.deploy.meta`). The directory is built in a temporary
@@ -16,6 +17,10 @@ export leaves nothing behind.
   infer request and is cleared with ``reset_state()``).
 - ExecuTorch ``.pte`` lowered to the XNNPACK delegate; inputs and outputs
   are positional, in the order of ``meta.json``.
+- LiteRT ``.tflite`` (``torch.export`` then ``litert_torch.convert``; static
+  shapes): one signature whose inputs ``args_<i>`` and outputs
+  ``output_<i>`` are, by number, the names of ``meta.json``; the mapping is
+  its ``signature`` field. The int64 frame counts are int32 in the file.
 
 An ``EnsembleRecognizer`` exports as its members, ``member_<i>/`` (each a
 model export with the member's own preprocessing and frame sampling), under
@@ -47,28 +52,32 @@ from .meta import (
 )
 from .schema import SCHEMA_VERSION, scores_of
 
-BACKENDS = ('onnx', 'openvino', 'executorch')
+BACKENDS = ('onnx', 'openvino', 'executorch', 'litert')
 MODEL_FILES = {'onnx': 'model.onnx', 'openvino': 'model.xml',
-               'executorch': 'model.pte'}
+               'executorch': 'model.pte', 'litert': 'model.tflite'}
 ONNX_OPSET = 18
 INSTALL_HINT = 'pip install movinet_mm[deploy]'
+# litert-torch goes in without its transformers requirement (setup.cfg)
+LITERT_EXPORT_HINT = ('pip install movinet_mm[litert-export] && pip install '
+                      '--no-deps litert-torch==0.10.0')
 
 
 class MissingPackageError(ImportError):
     """A runtime or exporter package is not installed."""
 
 
-def require(module: str, package: Optional[str] = None):
+def require(module: str, package: Optional[str] = None,
+            extra: str = 'deploy', hint: Optional[str] = None):
     """Import ``module`` or raise a one-line error naming the pip extra."""
     import importlib
-    if module.startswith('executorch'):
+    if module.startswith(('executorch', 'litert_torch')):
         quiet_torchao_kernel_warnings()
     try:
         return importlib.import_module(module)
     except ImportError:
         raise MissingPackageError(
-            f'{package or module} is not installed; install the deploy '
-            f'extra: {INSTALL_HINT}') from None
+            f'{package or module} is not installed; install the {extra} '
+            f'extra: {hint or f"pip install movinet_mm[{extra}]"}') from None
 
 
 def _not_a_torchao_kernel_library(record) -> bool:
@@ -217,8 +226,64 @@ def export_executorch(model: nn.Module, mode: str, path: str,
         f.write(edge.to_executorch().buffer)
 
 
+def export_litert(model: nn.Module, mode: str, path: str,
+                  frames: Optional[int] = None) -> None:
+    """A LiteRT flatbuffer (``.tflite``) through litert-torch: the exported
+    program of ``model`` converted for its example inputs (static shapes)."""
+    litert_torch = require('litert_torch', 'litert-torch', 'litert-export',
+                           LITERT_EXPORT_HINT)
+    if mode == 'clip' and frames is None:
+        raise DeployError('LiteRT clip models have a fixed length: pass '
+                          '--frames T')
+    args = example_inputs(model, mode, frames)
+    exported = torch.export.export(model, args)
+    litert_torch.convert(exported.module(), args).export(path)
+
+
+def _signature_number(name: str) -> int:
+    """3 from 'args_3' / 'output_3' (litert-torch's signature names)."""
+    tail = name.rsplit('_', 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def litert_io(path: str, input_names: Sequence[str],
+              output_names: Sequence[str]) -> Dict:
+    """What a converted ``.tflite`` takes and gives, under meta.json's
+    names: its signature's ``args_<i>``/``output_<i>`` sorted by number
+    (not as strings: 'args_10' < 'args_2') are the inputs/outputs in
+    order. Returns ``inputs``, ``outputs`` (the file's shapes and dtypes)
+    and ``signature`` (``{key, inputs: {name: args_<i>}, outputs: {name:
+    output_<i>}}``)."""
+    import numpy as np
+    interpreter = require('ai_edge_litert.interpreter', 'ai-edge-litert',
+                          'litert')
+    model = interpreter.Interpreter(model_path=path)
+    signatures = model.get_signature_list()
+    if len(signatures) != 1:
+        raise RuntimeError(f'the converted LiteRT model has the signatures '
+                           f'{sorted(signatures)}, expected one')
+    key = next(iter(signatures))
+    runner = model.get_signature_runner(key)
+    result = dict(signature=dict(key=key, inputs={}, outputs={}))
+    for field, names, details in (
+            ('inputs', input_names, runner.get_input_details()),
+            ('outputs', output_names, runner.get_output_details())):
+        found = sorted(details, key=_signature_number)
+        if len(found) != len(names) or min(
+                map(_signature_number, found), default=0) < 0:
+            raise RuntimeError(f'the converted LiteRT model has the {field} '
+                               f'{found[:3]}... ({len(found)}), expected '
+                               f'{len(names)} numbered ones')
+        result['signature'][field] = dict(zip(names, found))
+        result[field] = [tensor_spec(name, [int(d) for d in
+                                            details[sig]['shape']],
+                                     np.dtype(details[sig]['dtype']).name)
+                         for name, sig in zip(names, found)]
+    return result
+
+
 EXPORTERS = {'onnx': export_onnx, 'openvino': export_openvino,
-             'executorch': export_executorch}
+             'executorch': export_executorch, 'litert': export_litert}
 
 
 # --------------------------------------------------------------------- meta
@@ -303,8 +368,10 @@ def check_request(recognizer, backend: str, mode: str,
                           'one frame per call)')
     if frames is not None and frames < 1:
         raise DeployError(f'--frames must be >= 1, got {frames}')
-    if backend == 'executorch' and mode == 'clip' and frames is None:
-        raise DeployError('ExecuTorch clip models have a fixed length: pass '
+    if backend in ('executorch', 'litert') and mode == 'clip' and \
+            frames is None:
+        name = 'ExecuTorch' if backend == 'executorch' else 'LiteRT'
+        raise DeployError(f'{name} clip models have a fixed length: pass '
                           '--frames T')
 
 
@@ -335,7 +402,12 @@ def export_model(recognizer, backend: str, mode: str,
     out = check_model_dir(out, force, [checkpoint, config_path])
     {'onnx': lambda: (require('onnx'), require('onnxscript')),
      'openvino': lambda: require('openvino'),
-     'executorch': lambda: require('executorch')}[backend]()
+     'executorch': lambda: require('executorch'),
+     'litert': lambda: (
+         require('litert_torch', 'litert-torch', 'litert-export',
+                 LITERT_EXPORT_HINT),
+         require('ai_edge_litert.interpreter', 'ai-edge-litert', 'litert'))
+     }[backend]()
     model = build_inference_model(recognizer, mode, frame_size, frames)
     meta = build_meta(model, backend, mode, frames, cfg, config_path,
                       checkpoint, class_names, stateful)
@@ -346,8 +418,27 @@ def export_model(recognizer, backend: str, mode: str,
         if stateful:  # the states became variables of the IR
             meta.update(openvino_io(path, model.state_names), state_names=[],
                         states=[])
+        if backend == 'litert':  # the file's names, shapes and dtypes
+            io = litert_io(path, meta['input_names'], meta['output_names'])
+            _check_litert_shapes(meta, io)
+            meta.update(io)
         write_json(osp.join(tmp, META_FILE), meta)
     return out
+
+
+def _check_litert_shapes(meta: Dict, io: Dict) -> None:
+    """The converted file's shapes are meta.json's (only the int64 frame
+    counts may change dtype, to int32)."""
+    for field in ('inputs', 'outputs'):
+        for want, got in zip(meta[field], io[field]):
+            dtypes = {want['dtype'], got['dtype']}
+            if want['shape'] != got['shape'] or (
+                    len(dtypes) > 1 and dtypes != {'int64', 'int32'}):
+                raise RuntimeError(
+                    f'the converted LiteRT model\'s {field[:-1]} '
+                    f'{want["name"]!r} ({io["signature"][field][want["name"]]})'
+                    f' is {got["shape"]} {got["dtype"]}, expected '
+                    f'{want["shape"]} {want["dtype"]}')
 
 
 # ----------------------------------------------------------------- ensembles

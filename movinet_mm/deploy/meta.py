@@ -6,7 +6,7 @@ self-contained ``tools/deployment/stream_example.py``. Fields:
 
 - ``schema_version`` (2; none: 1), ``format_version`` (1, for older
   readers), ``kind`` ('model'; 'ensemble': see below), ``backend`` ('onnx' |
-  'openvino' | 'executorch'), ``mode`` ('stream' | 'clip'), ``file`` (the
+  'openvino' | 'executorch' | 'litert'), ``mode`` ('stream' | 'clip'), ``file`` (the
   model file in the directory), ``stateful`` (OpenVINO IR with the state
   kept inside, else false);
 - ``inputs``: ``[{name, shape, dtype}]`` in call order: the frame (``image``
@@ -14,7 +14,10 @@ self-contained ``tools/deployment/stream_example.py``. Fields:
   null when free), then for stream models every state in ``state_names``
   order; ``outputs``: ``logits`` ``[1, K]`` then the next states (named
   ``<state name>_out`` in ONNX and OpenVINO; ExecuTorch is positional);
-  ``input_names``/``output_names``: their names;
+  ``input_names``/``output_names``: their names; a LiteRT file's tensors
+  are ``args_<i>``/``output_<i>``, mapped to these names by ``signature``
+  (``{key, inputs: {name: tensor}, outputs: {name: tensor}}``), and its
+  ``inputs``/``outputs`` give the file's dtypes (int32 frame counts);
 - ``state_names`` and ``states`` (``{name, shape, dtype}``, same order; int64
   frame counts, float32 buffers), ``frame_size`` [H, W], ``frames``; a
   stateful IR has no state inputs: ``state_names`` is empty and
@@ -47,7 +50,7 @@ META_FILE = 'meta.json'
 EXPORT_TOOL = 'tools/deployment/export.py'
 QUANTIZE_TOOL = 'tools/deployment/quantize.py'
 OUTPUT_FILES = {EXPORT_TOOL: (META_FILE, 'model.onnx', 'model.xml',
-                              'model.bin', 'model.pte'),
+                              'model.bin', 'model.pte', 'model.tflite'),
                 QUANTIZE_TOOL: (META_FILE, 'model.onnx')}
 
 

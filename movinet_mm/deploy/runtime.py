@@ -10,9 +10,10 @@
 fed one frame at a time) and the state as a dict of numpy arrays named as
 in ``recognizer.init_state``; ``predict(video)`` runs a clip model. Backends:
 'onnxruntime' (a directory exported with ``--backend onnx``), 'openvino'
-(``--backend openvino``, or an ONNX directory) and 'executorch'
-(``--backend executorch``). Runtime packages: ``pip install
-movinet_mm[deploy]``.
+(``--backend openvino``, or an ONNX directory), 'executorch'
+(``--backend executorch``) and 'litert' (``--backend litert``: a
+``.tflite`` in ai-edge-litert's interpreter). Runtime packages: ``pip install
+movinet_mm[deploy]`` (LiteRT: ``movinet_mm[litert]``).
 """
 import os.path as osp
 from contextlib import contextmanager
@@ -21,15 +22,16 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from .export import MissingPackageError, require
-from .meta import DeployError, frame_size_of, read_meta
+from .meta import DeployError, frame_size_of, read_meta, state_output_name
 from .schema import is_multi_label
 from .signal_stack import keep_signal_stack
 
-RUNTIMES = ('onnxruntime', 'openvino', 'executorch')
+RUNTIMES = ('onnxruntime', 'openvino', 'executorch', 'litert')
 # the runtimes that can run each exported format; the first is the default
 RUNTIMES_OF = {'onnx': ('onnxruntime', 'openvino'),
                'openvino': ('openvino', ),
-               'executorch': ('executorch', )}
+               'executorch': ('executorch', ),
+               'litert': ('litert', )}
 PRECISIONS = ('f32', 'bf16')
 State = Dict[str, np.ndarray]
 
@@ -313,8 +315,96 @@ class ExecuTorchRuntime(Runtime):
         return [t.numpy().copy() for t in self.method.execute(tensors)]
 
 
+class LiteRTRuntime(Runtime):
+    """A ``.tflite`` export in ai-edge-litert's interpreter (XNNPACK, as
+    LiteRT applies it by default), called through its signature runner
+    with meta.json's names mapped to the file's (``signature``). The state
+    contract is the other runtimes' (int64 frame counts), cast to the
+    file's dtypes (int32) and back at each call."""
+
+    backend = 'litert'
+
+    def __init__(self, model_dir, meta, num_threads=None, precision='f32'):
+        super().__init__(model_dir, meta)
+        if precision != 'f32':
+            raise DeployError(f'the LiteRT model runs as exported (float32); '
+                              f'precision {precision!r} is for openvino')
+        interpreter = require('ai_edge_litert.interpreter', 'ai-edge-litert',
+                              'litert')
+        try:
+            with open(self.model_path, 'rb') as f:
+                head = f.read(8)
+        except OSError as error:
+            raise DeployError(f'{self.model_path} cannot be read '
+                              f'({error.strerror}): copy it along with its '
+                              'meta.json, or export again') from None
+        if head[4:8] != b'TFL3':
+            raise DeployError(f'{self.model_path} is not a LiteRT flatbuffer '
+                              '(no TFL3 identifier): the file is corrupt or '
+                              'truncated; export it again '
+                              '(tools/deployment/export.py)')
+        with loading(self.model_path, 'litert'):
+            self.interpreter = interpreter.Interpreter(
+                model_path=self.model_path,
+                num_threads=int(num_threads) if num_threads else None)
+            self.runner = self._bind(meta)
+        contract = {'logits': np.dtype(np.float32), **{
+            state_output_name(n): self.state_dtypes[n]
+            for n in self.state_names}}
+        self._out_dtypes = [contract.get(n, np.dtype(np.float32))
+                            for n in self._output_names]
+
+    def _bind(self, meta):
+        """The signature runner, once the file's signature is meta.json's
+        (names, shapes, dtypes); else one line."""
+        signature = meta['signature']
+        found = self.interpreter.get_signature_list()
+        if signature['key'] not in found:
+            raise DeployError(
+                f'{self.model_path} has no signature {signature["key"]!r} '
+                f'(it has {sorted(found)}): the model does not match its '
+                'meta.json; export it again')
+        runner = self.interpreter.get_signature_runner(signature['key'])
+        self._input_keys, self._input_dtypes = [], []
+        for field, details in (('inputs', runner.get_input_details()),
+                               ('outputs', runner.get_output_details())):
+            names = signature[field]
+            if sorted(names.values()) != sorted(details):
+                raise DeployError(
+                    f'{self.model_path} has the {field} {sorted(details)[:3]}'
+                    f'... ({len(details)}), its meta.json maps '
+                    f'{sorted(names.values())[:3]}... ({len(names)}): the '
+                    'model does not match its meta.json; export it again')
+            for spec in meta[field]:
+                key = names[spec['name']]
+                shape = [int(d) for d in details[key]['shape']]
+                dtype = np.dtype(details[key]['dtype'])
+                if shape != spec['shape'] or dtype != np.dtype(spec['dtype']):
+                    raise DeployError(
+                        f'{self.model_path}: {field[:-1]} {spec["name"]!r} '
+                        f'({key}) is {shape} {dtype.name} in the file, '
+                        f'{spec["shape"]} {spec["dtype"]} in meta.json: the '
+                        'model does not match its meta.json; export it again')
+                if field == 'inputs':
+                    self._input_keys.append(key)
+                    self._input_dtypes.append(dtype)
+        # the outputs in meta.json order (the contract's)
+        self._output_keys = [signature['outputs'][s['name']]
+                             for s in meta['outputs']]
+        self._output_names = [s['name'] for s in meta['outputs']]
+        return runner
+
+    def _run(self, inputs):
+        feed = {key: np.asarray(x, dtype)
+                for key, x, dtype in zip(self._input_keys, inputs,
+                                         self._input_dtypes)}
+        results = self.runner(**feed)
+        return [np.asarray(results[key], dtype) for key, dtype in
+                zip(self._output_keys, self._out_dtypes)]
+
+
 RUNTIME_CLASSES = {'onnxruntime': OnnxRuntime, 'openvino': OpenVINORuntime,
-                   'executorch': ExecuTorchRuntime}
+                   'executorch': ExecuTorchRuntime, 'litert': LiteRTRuntime}
 
 
 def load_runtime(model_dir: str, backend: Optional[str] = None,
@@ -324,8 +414,8 @@ def load_runtime(model_dir: str, backend: Optional[str] = None,
 
     Args:
         model_dir: a directory written by ``tools/deployment/export.py``.
-        backend: 'onnxruntime', 'openvino' or 'executorch'; None: the
-            runtime of the exported format (onnx -> onnxruntime).
+        backend: 'onnxruntime', 'openvino', 'executorch' or 'litert'; None:
+            the runtime of the exported format (onnx -> onnxruntime).
         num_threads: CPU threads (None: the runtime's default).
         precision: 'f32', or 'bf16' (OpenVINO only; its CPU default on
             AVX-512-BF16/AMX machines, hence f32 unless asked).

@@ -22,7 +22,7 @@ from typing import Any, Dict
 from ..utils.errors import DeployError
 
 SCHEMA_VERSION = 2
-FORMATS = ('onnx', 'openvino', 'executorch')
+FORMATS = ('onnx', 'openvino', 'executorch', 'litert')
 MODES = ('stream', 'clip')
 KINDS = ('model', 'ensemble')
 COMBINE = ('mean', )
@@ -162,6 +162,8 @@ def check_meta(meta: Any, path: str) -> Dict:
                    '(num_classes)', names)
     _check_scores(check, meta)
     _check_tensors(check, meta, version)
+    if meta['backend'] == 'litert':
+        _check_signature(check, meta)
     _check_preprocessing(check, meta['preprocessing'])
     if meta.get('quantization') is not None and \
             not isinstance(meta['quantization'], dict):
@@ -215,6 +217,25 @@ def _check_tensors(check: _Checker, meta: Dict, version: int) -> None:
     if [s['name'] for s in meta['inputs'][1:]] != meta['state_names']:
         check.fail('inputs', "the frame, then the states of 'state_names'",
                    meta['input_names'])
+
+
+def _check_signature(check: _Checker, meta: Dict) -> None:
+    """A LiteRT export's ``signature``: ``{key, inputs: {name: tensor},
+    outputs: {name: tensor}}``, keyed by the input/output names in order."""
+    signature = meta.get('signature')
+    if not (isinstance(signature, dict) and
+            isinstance(signature.get('key'), str) and signature['key']):
+        check.fail('signature', '{key, inputs, outputs} (the LiteRT '
+                   "signature's key and tensor names)", signature)
+    for field in ('inputs', 'outputs'):
+        names = signature.get(field)
+        want = meta[f'{field[:-1]}_names']
+        if not (isinstance(names, dict) and list(names) == want and all(
+                isinstance(v, str) and v for v in names.values()) and
+                len(set(names.values())) == len(names)):
+            check.fail(f'signature.{field}', f'an object mapping each of '
+                       f"'{field[:-1]}_names' in order to a distinct tensor "
+                       'name of the file', names)
 
 
 RESIZES = ('short_side', 'fixed')

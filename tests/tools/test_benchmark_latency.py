@@ -55,3 +55,61 @@ def test_bad_arguments(capsys):
         with pytest.raises(SystemExit):
             benchmark_latency.main(argv)
         assert message in capsys.readouterr().err
+
+
+def test_ratios_are_against_the_tflite_row():
+    common = dict(mode='stream', arch='a0', size=172, p90_ms=1.0,
+                  peak_rss_bytes=1e8, model_bytes=1.5e7, load_1min=0.1)
+    rows = [dict(common, threads=1, backend='tflite', median_ms=3.0),
+            dict(common, threads=1, backend='tf', median_ms=9.0),
+            dict(common, threads=1, backend='litert', median_ms=2.0),
+            dict(common, threads=2, backend='ort', median_ms=2.0),
+            dict(common, mode='clip', clip_frames=50, threads=2,
+                 backend='tf', median_ms=100.0),
+            dict(common, mode='clip', clip_frames=50, threads=2,
+                 backend='ort', median_ms=50.0)]
+    table = latency.markdown(rows)
+    stream, clip = table.split('### Whole clip')
+    assert '| vs TFLite |' in stream and '| vs TF |' in clip
+    assert '| 1 | tflite | 3.00 | 1.00 | 1.00× |' in stream
+    assert '| 1 | tf | 9.00 | 1.00 | 0.33× |' in stream
+    assert '| 1 | litert | 2.00 | 1.00 | 1.50× |' in stream
+    assert '| 2 | ort | 2.00 | 1.00 | - |' in stream  # no tflite row at t2
+    assert '| 2 | ort | 50.00 | 1.00 | 2.00× |' in clip
+
+
+def test_tflite_backend_needs_the_tf_python(capsys):
+    import pytest
+    with pytest.raises(SystemExit):
+        benchmark_latency.main(['--backends', 'tflite', '--tf-python',
+                                '/nonexistent/python'])
+    assert 'no TF Python' in capsys.readouterr().err
+
+
+def test_official_tflite_is_converted_once_per_work_dir(tmp_path):
+    """export_models converts the official model with the TF Python (a
+    stand-in here) into <tag>/tflite/official.tflite and keeps it."""
+    fake = tmp_path / 'fake_python'
+    fake.write_text('#!/bin/sh\n[ "$2" = --convert ] && printf TFL3 > "$4"\n')
+    fake.chmod(0o755)
+    failing = tmp_path / 'failing_python'
+    failing.write_text('#!/bin/sh\necho "no tensorflow" >&2\nexit 1\n')
+    failing.chmod(0o755)
+    needed = {'models': [('a0', 'stream', 32)],
+              'backends': {'stream': {'tflite'}, 'clip': set()}}
+
+    def export(work, python):
+        return latency.export_models(
+            work, needed, reuse=False, int8_calibration_frames=1,
+            clip_frames=2, log=lambda line: None, tf_python=str(python))
+
+    work = tmp_path / 'work'
+    out = export(work, fake)[('a0', 'stream', 'tflite')]
+    model = work / 'a0_stream_32' / 'tflite' / latency.TFLITE_FILE
+    assert out == str(model.parent) and model.read_bytes() == b'TFL3'
+    assert not (work / 'a0_stream_32_random.pth').exists()  # not needed
+    # kept, even without --reuse-exports: the failing one is never run
+    assert export(work, failing)[('a0', 'stream', 'tflite')] == out
+    out = export(tmp_path / 'other', failing)[('a0', 'stream', 'tflite')]
+    assert out == 'error: export failed: no tensorflow'
+    assert not (tmp_path / 'other' / 'a0_stream_32' / 'tflite').exists()

@@ -1,16 +1,18 @@
-"""Export a trained MoViNet for deployment: ONNX, OpenVINO IR or ExecuTorch.
+"""Export a trained MoViNet for deployment: ONNX, OpenVINO IR, ExecuTorch or
+LiteRT.
 
     python tools/deployment/export.py CONFIG CHECKPOINT --backend onnx \
         --mode stream --frame-size 172 172 --out exports/a0_stream_onnx
     python tools/deployment/export.py CONFIG CHECKPOINT --backend openvino \
         --mode clip --frame-size 172 172 --out exports/a0_clip_ov
 
-Writes OUT/model.{onnx,xml+bin,pte} and OUT/meta.json (state names, shapes
+Writes OUT/model.{onnx,xml+bin,pte,tflite} and OUT/meta.json (state names, shapes
 and dtypes in order, preprocessing, class names, checkpoint SHA-256),
 atomically: a failed export leaves nothing. The checkpoint must fit the
 config's model exactly unless --non-strict. Run the result with
 ``movinet_mm.deploy.load_runtime(OUT)`` or tools/deployment/stream_example.py.
-Needs the deploy extra: pip install movinet_mm[deploy].
+Needs the deploy extra: pip install movinet_mm[deploy] (LiteRT: the
+litert-export extra and litert-torch, see setup.cfg).
 """
 import argparse
 import sys
@@ -21,7 +23,8 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--backend', required=True,
-                        choices=['onnx', 'openvino', 'executorch'])
+                        choices=['onnx', 'openvino', 'executorch',
+                                 'litert'])
     parser.add_argument('--mode', required=True, choices=['stream', 'clip'],
                         help='stream: one frame per call with explicit state '
                         '(causal models); clip: a whole clip per call')
@@ -29,7 +32,8 @@ def parse_args(argv=None):
                         metavar=('H', 'W'))
     parser.add_argument('--frames', type=int,
                         help='clip length T for --mode clip (default: any '
-                        'length for onnx/openvino; required for executorch)')
+                        'length for onnx/openvino; required for executorch '
+                        'and litert)')
     parser.add_argument('--out', required=True, help='output directory')
     parser.add_argument('--force', action='store_true',
                         help='replace --out if it holds a previous export '
