@@ -122,6 +122,7 @@ train_cfg = dict(
     op_warmup=False,
     filter_warmup=False,
     score_during_warmup=False,
+    cache_held_out=True,  # the 64 val clips, decoded once
     seed=0,
     train_config='configs/search/movinet_searched_synthetic.py')
 val_cfg = None
@@ -150,7 +151,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=50,
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=150,
                     max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 env_cfg = dict(

@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from .benchmark_utils import write_json
 from .runs import last_checkpoint
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# realpath: the venv links the package into site-packages (see the Makefile)
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__))))
 SEARCH_CONFIG = 'configs/search/tunas_synthetic.py'
 TRAIN_CONFIG = 'configs/search/movinet_searched_synthetic.py'
 

@@ -96,6 +96,35 @@ class SearchStateHook(Hook):
         self.loop.load_search_state(checkpoint.get('search'))
 
 
+class CachedBatches:
+    """An endless iterator over a dataloader's batches, decoded once: the
+    first pass is kept and then cycled in the same order."""
+
+    def __init__(self, dataloader):
+        self._iterator = iter(dataloader)
+        self._batches = []
+        self._index = None  # into _batches, once the first pass is over
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._index is None:
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                if not self._batches:
+                    raise ValueError('the held-out dataloader gives no '
+                                     'batches') from None
+                self._iterator, self._index = None, 0
+            else:
+                self._batches.append(batch)
+                return batch
+        batch = self._batches[self._index % len(self._batches)]
+        self._index += 1
+        return batch
+
+
 @LOOPS.register_module()
 class TuNASSearchLoop(IterBasedTrainLoop):
     """TuNAS on a :class:`MoViNetSupernet`.
@@ -122,6 +151,10 @@ class TuNASSearchLoop(IterBasedTrainLoop):
             the held-out scoring is skipped (it would only move the
             baseline); the baseline starts at the first scored rewards'
             mean.
+        cache_held_out (bool): decode the held-out split once and cycle over
+            its batches (for a small split read by a deterministic, test-mode
+            pipeline, where decoding each batch again costs more than scoring
+            it).
         baseline_momentum (float): of the reward's moving average.
         controller_samples (int): architectures drawn and scored on each
             held-out batch; the controller step averages their REINFORCE
@@ -161,6 +194,7 @@ class TuNASSearchLoop(IterBasedTrainLoop):
                  cost_only: bool = False,
                  largest_warmup: float = 0.0,
                  score_during_warmup: bool = True,
+                 cache_held_out: bool = False,
                  monitor_archs: int = 4,
                  monitor_batches: int = 1,
                  val_begin: int = 1,
@@ -224,8 +258,9 @@ class TuNASSearchLoop(IterBasedTrainLoop):
             controller_dataloader = runner.build_dataloader(
                 controller_dataloader, seed=runner.seed)
         self.controller_dataloader = controller_dataloader
-        self.controller_iterator = _InfiniteDataloaderIterator(
-            controller_dataloader)
+        self.controller_iterator = (
+            CachedBatches(controller_dataloader) if cache_held_out else
+            _InfiniteDataloaderIterator(controller_dataloader))
         self._check_clip_length()
         self._resume_rng = None
         self._iter_end_rng = None

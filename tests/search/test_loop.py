@@ -407,3 +407,11 @@ def test_missing_train_config_fails_before_the_search(data, tiny_target,
         runner.train()
     assert '\n' not in str(info.value)
     assert not osp.exists(tmp_path / 'work' / 'search_log.jsonl')
+
+
+def test_cached_held_out_batches_cycle_in_their_first_order():
+    from movinet_mm.search.loop import CachedBatches
+    batches = CachedBatches([{'b': 0}, {'b': 1}, {'b': 2}])
+    assert [next(batches)['b'] for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+    with pytest.raises(ValueError, match='no batches'):
+        next(CachedBatches([]))

@@ -95,7 +95,7 @@ def test_search_and_training_see_the_same_input(search_cfg):
 # ------------------------------------------- seeds, ranking and the report
 def test_defaults_and_the_new_options():
     args = demo.parse_args([])
-    assert args.seeds == [0, 1] and args.num_random == 7
+    assert args.seeds == [0] and args.num_random == 5
     assert args.bn_recalibration_batches == 4
     args = demo.parse_args(['--seeds', '3', '--bn-recalibration-batches',
                             '0', '--num-random', '2'])
@@ -207,6 +207,7 @@ def test_supernet_scores_of_a_search_checkpoint(tmp_path):
     recalibration."""
     import torch
     from mmaction.registry import MODELS
+    from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from runs import make_data
 
@@ -233,15 +234,17 @@ train_dataloader = dict(batch_size=4, num_workers=0,
                                                       '/videos')))
 train_cfg = dict(controller_dataloader=dict(batch_size=4, **_loader))
 '''
-    (work / osp.basename(lib.SEARCH_CONFIG)).write_text(config)
+    config_file = work / osp.basename(lib.SEARCH_CONFIG)
+    config_file.write_text(config)
     init_default_scope('mmaction')
-    model = MODELS.build(dict(type='MoViNetSupernet', space=space,
-                              num_classes=8, causal=True,
-                              norm_cfg=dict(eps=1e-3, momentum=0.1)))
+    # the supernet as the config builds it (its space and kernel sharing)
+    cfg = Config.fromfile(str(config_file))
+    model = MODELS.build(cfg.model)
     ckpt = str(work / 'iter_1.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     (work / 'last_checkpoint').write_text(ckpt)
-    archs = [SearchSpace(**space).sample(k) for k in range(3)]
+    archs = [SearchSpace.from_dict(cfg.model.space).sample(k)
+             for k in range(3)]
     for batches in (2, 0):
         args = demo.parse_args(['--bn-recalibration-batches', str(batches),
                                 '--jobs', '1'])

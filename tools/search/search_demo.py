@@ -73,7 +73,7 @@ def parse_args(argv=None):
                    'the demo input')
     p.add_argument('--extra-targets', type=float, nargs='*', default=[],
                    help='further target fractions, searched only')
-    p.add_argument('--num-random', type=int, default=7,
+    p.add_argument('--num-random', type=int, default=5,
                    help='random architectures within +-10%% of the target '
                    '(at least 2: the ranking needs 3 networks)')
     p.add_argument('--search-iters', type=int, default=None,
@@ -86,7 +86,7 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=0,
                    help='seed of the searches and of the random '
                    'architectures')
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1],
+    p.add_argument('--seeds', type=int, nargs='+', default=[0],
                    help='training seeds: every network is trained and '
                    'tested once per seed (top-1: the mean)')
     p.add_argument('--bn-recalibration-batches', type=int, default=4,
