@@ -29,6 +29,10 @@ from .runs import last_checkpoint
 # realpath: the venv links the package into site-packages (see the Makefile)
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__))))
 SEARCH_CONFIG = 'configs/search/tunas_synthetic.py'
+# generate_synthetic.py options of the search data: on the default-difficulty
+# clips (noise 12, objects 0.1-0.18) networks of half A0's cost stayed at
+# chance through 800 training steps
+DEMO_DATA_OPTIONS = ('--object-scale', '0.15', '0.22', '--noise', '0')
 TRAIN_CONFIG = 'configs/search/movinet_searched_synthetic.py'
 
 

@@ -24,7 +24,12 @@ except ImportError:  # a source checkout that is not installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))
 
-from movinet_mm.analysis.search_demo import REPO, a0_macs, data_options
+from movinet_mm.analysis.search_demo import (
+    DEMO_DATA_OPTIONS,
+    REPO,
+    a0_macs,
+    data_options,
+)
 
 CONFIG = 'configs/search/tunas_synthetic_gpu.py'
 
@@ -57,8 +62,8 @@ def main(argv=None):
     if not osp.isfile(osp.join(REPO, args.data, 'train_list_videos.txt')):
         subprocess.run([sys.executable, 'tools/data/generate_synthetic.py',
                         '--out', args.data, '--train-per-class', '100',
-                        '--test-per-class', '25', '--object-scale', '0.15',
-                        '0.22', '--noise', '0', '--quiet'], cwd=REPO,
+                        '--test-per-class', '25', *DEMO_DATA_OPTIONS,
+                        '--quiet'], cwd=REPO,
                        check=True)
     start = time.time()
     proc = subprocess.run(

@@ -54,11 +54,11 @@ except ImportError:  # a source checkout that is not installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))
 
-from movinet_mm.analysis.search_demo import format_summary, run_demo
-
-# on the default-difficulty clips (noise 12, objects 0.1-0.18) networks of
-# half A0's cost stayed at chance through 800 training steps
-DEMO_DATA_OPTIONS = ('--object-scale', '0.15', '0.22', '--noise', '0')
+from movinet_mm.analysis.search_demo import (
+    DEMO_DATA_OPTIONS,
+    format_summary,
+    run_demo,
+)
 
 
 def parse_args(argv=None):
