@@ -133,7 +133,11 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.999),
                    weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={'rezero': dict(decay_mult=0.)}),
+    # the residual scales start at 0 (as the official init); at the base lr
+    # they take ~300 steps to open the blocks, the plateau every network
+    # sat on: 20x lets a fixed network leave chance in ~100 steps
+    paramwise_cfg=dict(
+        custom_keys={'rezero': dict(lr_mult=20., decay_mult=0.)}),
     clip_grad=dict(max_norm=5.0, norm_type=2))
 # 10% of the iterations of warm-up, then cosine to 0 at the last one. The
 # floats are fractions of train_cfg.max_iters (TuNASSearchLoop makes them

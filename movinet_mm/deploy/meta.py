@@ -51,7 +51,7 @@ EXPORT_TOOL = 'tools/deployment/export.py'
 QUANTIZE_TOOL = 'tools/deployment/quantize.py'
 OUTPUT_FILES = {EXPORT_TOOL: (META_FILE, 'model.onnx', 'model.xml',
                               'model.bin', 'model.pte', 'model.tflite'),
-                QUANTIZE_TOOL: (META_FILE, 'model.onnx')}
+                QUANTIZE_TOOL: (META_FILE, 'model.onnx', 'model.pte')}
 
 
 def class_names_from_config(cfg, num_classes: int) -> Optional[List[str]]:

@@ -293,8 +293,9 @@ def check_source(model_dir: str) -> Dict[str, Any]:
     meta = read_meta(model_dir)
     if meta['backend'] != 'onnx':
         raise DeployError(f'{model_dir} holds a {meta["backend"]} export; '
-                          'int8 quantization needs an ONNX export '
-                          '(tools/deployment/export.py --backend onnx)')
+                          'int8 quantization needs an ONNX or ExecuTorch '
+                          'export (tools/deployment/export.py --backend onnx '
+                          'or executorch)')
     if meta['mode'] != 'stream':
         raise DeployError(f'{model_dir} holds a {meta["mode"]} model; int8 '
                           'quantization is for the stream model (--mode '
@@ -318,7 +319,9 @@ def quantize_stream_model(model_dir: str, out: str,
                           calibration_chunk: int = 64,
                           force: bool = False,
                           log=print) -> str:
-    """Write an int8 copy of the ONNX stream export ``model_dir`` to ``out``.
+    """Write an int8 copy of the ONNX stream export ``model_dir`` to ``out``
+    (an ExecuTorch export goes to :func:`~movinet_mm.deploy.quantize_xnnpack.
+    quantize_xnnpack_model`: XNNPACK int8).
 
     Args:
         model_dir: a float ``--backend onnx --mode stream`` export.
@@ -339,6 +342,18 @@ def quantize_stream_model(model_dir: str, out: str,
             are held at a time (ranges are merged chunk by chunk; the result
             does not depend on it).
     """
+    if read_meta(model_dir)['backend'] == 'executorch':
+        from .quantize_xnnpack import quantize_xnnpack_model
+        if calibrate_method != 'minmax' or activation_type != 'uint8' or \
+                reduce_range != 'auto' or quantize_head:
+            raise DeployError('an ExecuTorch export is quantized by XNNPACK\'s '
+                              'own scheme: --activation-type, --reduce-range, '
+                              '--calibrate-method and --quantize-head are for '
+                              'ONNX exports')
+        return quantize_xnnpack_model(
+            model_dir, out, videos, random_frames=random_frames,
+            max_frames=max_frames, per_channel=per_channel, force=force,
+            log=log)
     import onnx
     from onnxruntime import __version__ as ort_version
     from onnxruntime.quantization import (

@@ -81,6 +81,16 @@ CONFIG_FILE = 'searched_config.py'
 LOG_FILE = 'search_log.jsonl'
 
 
+def _size(option):
+    """An option's order for "largest": a kernel by its volume."""
+    if isinstance(option, (tuple, list)):
+        volume = 1
+        for k in option:
+            volume *= k
+        return volume, tuple(option)
+    return option
+
+
 class SearchStateHook(Hook):
     """Saves and restores the loop's search state with the checkpoints."""
 
@@ -143,10 +153,11 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         op_warmup, filter_warmup (bool): the two warm-ups.
         largest_warmup (float): fraction of the iterations (from the first)
             whose shared step trains the largest network: every width,
-            expansion and depth at its largest, the kernels sampled (the
-            first stage of OFA's progressive shrinking). On the demo's space
-            the supernet leaves chance far sooner with it than with paths
-            sampled from the start.
+            expansion and depth at its largest, and with nested kernels the
+            largest kernel (separate kernels stay sampled): the first stage
+            of OFA's progressive shrinking. On the demo's space the supernet
+            leaves chance far sooner with it than with paths sampled from
+            the start.
         score_during_warmup (bool): False: while the controller's lr is 0
             the held-out scoring is skipped (it would only move the
             baseline); the baseline starts at the first scored rewards'
@@ -313,13 +324,22 @@ class TuNASSearchLoop(IterBasedTrainLoop):
 
     def _widest(self, indices: Dict[str, int],
                 deepest: bool = False) -> Dict[str, int]:
-        suffixes = ('_width', '_expansion') + (('_depth', ) if deepest
-                                               else ())
+        """Widths and expansions (and with ``deepest`` depths) at their
+        largest; with ``deepest`` and nested kernels, the largest kernel
+        too: every other kernel is a crop of it, so the warm-up trains one
+        fixed network (which leaves chance in a third of the steps that
+        sampled kernels take); separate kernels stay sampled, or all but
+        one would go untrained."""
+        suffixes = ('_width', '_expansion')
+        if deepest:
+            suffixes += ('_depth', )
+            if getattr(self.supernet, 'kernel_sharing', None) == 'nested':
+                suffixes += ('_kernel', )
         out = dict(indices)
         for d in self.space.decisions():
             if d.name.endswith(suffixes):
                 out[d.name] = max(range(len(d.options)),
-                                  key=lambda k: d.options[k])
+                                  key=lambda k: _size(d.options[k]))
         return out
 
     # --------------------------------------------------------- the search

@@ -162,7 +162,7 @@ def fake_dir(tmp_path, source, **changes):
 
 @pytest.mark.parametrize('changes, message', [
     (dict(mode='clip'), 'stream model'),
-    (dict(backend='openvino'), 'needs an ONNX export'),
+    (dict(backend='openvino'), 'needs an ONNX or ExecuTorch export'),
     (dict(quantization=dict(format='QDQ')), 'already quantized'),
 ])
 def test_bad_model_dirs(tiny, tmp_path, changes, message):

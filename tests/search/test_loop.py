@@ -415,3 +415,31 @@ def test_cached_held_out_batches_cycle_in_their_first_order():
     assert [next(batches)['b'] for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
     with pytest.raises(ValueError, match='no batches'):
         next(CachedBatches([]))
+
+
+def test_largest_warmup_takes_the_largest_kernel_only_when_nested():
+    from types import SimpleNamespace
+
+    from movinet_mm.search.loop import TuNASSearchLoop
+    from movinet_mm.search.space import SearchSpace
+    space = SearchSpace(kernels=((3, 3, 3), (5, 3, 3), (1, 3, 3)),
+                        depths=(1, 2))
+    start = space.extreme_indices(largest=False)
+    for sharing in ('nested', 'separate'):
+        loop = SimpleNamespace(space=space,
+                               supernet=SimpleNamespace(kernel_sharing=sharing))
+        widest = TuNASSearchLoop._widest(loop, start, deepest=True)
+        arch = space.decode(widest)
+        assert arch == space.decode(TuNASSearchLoop._widest(loop, widest,
+                                                            deepest=True))
+        for d in space.decisions():
+            if d.name.endswith('_kernel'):
+                # by volume: 5x3x3 although it is not the last option
+                want = 1 if sharing == 'nested' else start[d.name]
+                assert widest[d.name] == want, (sharing, d.name)
+            elif d.name.endswith(('_width', '_expansion', '_depth')):
+                assert widest[d.name] == len(d.options) - 1, d.name
+        # without deepest the kernels and depths are left as they were
+        narrow = TuNASSearchLoop._widest(loop, start)
+        assert all(narrow[d.name] == start[d.name] for d in space.decisions()
+                   if d.name.endswith(('_kernel', '_depth')))

@@ -1,4 +1,4 @@
-"""int8 quantization of an exported ONNX stream model, calibrated on real streams.
+"""int8 quantization of an exported stream model, calibrated on real streams.
 
     # calibrate on 100 training videos of the config's data set
     python tools/deployment/quantize.py exports/a0_stream_onnx \\
@@ -11,13 +11,16 @@
     python tools/deployment/quantize.py MODEL_DIR --out OUT --videos a.mp4 b.mp4
 
 MODEL_DIR is a ``tools/deployment/export.py --backend onnx --mode stream``
-directory; OUT gets ``model.onnx`` (QDQ, per-channel int8 weights) and a
-``meta.json`` with a ``quantization`` record; run it with
-``load_runtime(OUT)``. Each calibration video is decoded and preprocessed as
-MODEL_DIR's meta.json says and streamed frame by frame through the float
-model; every (frame, state) pair is a calibration sample. Unreadable videos
-are named and skipped. See movinet_mm/deploy/quantize.py for what stays in
-float and why.
+directory (OUT gets ``model.onnx``: onnxruntime QDQ, per-channel int8
+weights) or a ``--backend executorch --mode stream`` one exported with a
+checkpoint (OUT gets ``model.pte``: XNNPACK int8 by PT2E, see
+movinet_mm/deploy/quantize_xnnpack.py); OUT's ``meta.json`` has a
+``quantization`` record; run it with ``load_runtime(OUT)``. Each
+calibration video is decoded and preprocessed as MODEL_DIR's meta.json says
+and streamed frame by frame through the float model; every (frame, state)
+pair is a calibration sample. Unreadable videos are named and skipped. See
+movinet_mm/deploy/quantize.py and quantize_xnnpack.py for what stays in float
+and why.
 """
 import argparse
 import random
@@ -30,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('model_dir', help='float ONNX stream export')
+    p.add_argument('model_dir', help='float ONNX stream export (onnxruntime '
+                   'QDQ int8) or ExecuTorch stream export (XNNPACK int8)')
     p.add_argument('--out', required=True, help='output model directory')
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument('--config', help='calibrate on this config\'s data set '
@@ -110,7 +114,8 @@ def main(argv=None) -> int:
         log=lambda msg: print(msg, file=sys.stderr))
     meta = read_meta(out)
     print(f'wrote {out}: {quantization_summary(meta)}, '
-          f'{len(meta["quantization"]["float_nodes"])} nodes kept in float, '
+          f'kept in float: {len(meta["quantization"]["float_nodes"])} '
+          'nodes or op kinds, '
           f'{time.perf_counter() - start:.0f} s')
     return 0
 
