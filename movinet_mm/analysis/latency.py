@@ -35,7 +35,7 @@ from .benchmark_utils import (
 REPO = Path(__file__).resolve().parents[2]
 STREAM_BACKENDS = ('eager', 'inference', 'compile', 'ort', 'ort-int8',
                    'openvino-f32', 'openvino-bf16', 'openvino-stateful',
-                   'executorch', 'litert', 'tf', 'tflite')
+                   'executorch', 'executorch-int8', 'litert', 'tf', 'tflite')
 CLIP_BACKENDS = ('eager', 'inference', 'compile', 'ort', 'openvino-f32',
                  'openvino-bf16', 'tf')
 DEFAULT_SIZES = {'a0': 172, 'a1': 172, 'a2': 224, 'a3': 256, 'a4': 290,
@@ -44,8 +44,8 @@ DEFAULT_SIZES = {'a0': 172, 'a1': 172, 'a2': 224, 'a3': 256, 'a4': 290,
 # (the graph an IR converted from it would hold; one export less per model)
 EXPORTED = {'ort': 'onnx', 'ort-int8': 'onnx-int8', 'openvino-f32': 'onnx',
             'openvino-bf16': 'onnx', 'openvino-stateful': 'onnx',
-            'executorch': 'executorch', 'litert': 'litert',
-            'tflite': 'tflite'}
+            'executorch': 'executorch', 'executorch-int8': 'executorch-int8',
+            'litert': 'litert', 'tflite': 'tflite'}
 TORCH_BACKENDS = ('eager', 'inference', 'compile')
 TF_BACKENDS = ('tf', 'tflite')  # run by the TF interpreter (latency_tf.py)
 # the official model's .tflite in its export dir (latency_tf.convert_tflite)
@@ -139,6 +139,7 @@ def _load_runtime(backend: str, spec: dict):
     from movinet_mm.deploy.runtime import load_runtime
     runtime_backend = {'ort': 'onnxruntime', 'ort-int8': 'onnxruntime',
                        'executorch': 'executorch',
+                       'executorch-int8': 'executorch',
                        'litert': 'litert'}.get(backend, 'openvino')
     precision = backend.split('-')[1] if backend.startswith('openvino-') \
         else 'f32'
@@ -307,8 +308,11 @@ def export_models(work_dir: Path, needed: dict, *, reuse: bool,
             base_config(arch)
         tag = f'{arch}_{mode}_{size}'
         ckpt = work_dir / f'{tag}_random.pth'
-        kinds = sorted({EXPORTED[b] for b in needed['backends'][mode]
-                        if b in EXPORTED})
+        kinds = {EXPORTED[b] for b in needed['backends'][mode]
+                 if b in EXPORTED}
+        # an int8 model is made from its float export
+        kinds = sorted(kinds | {k[:-len('-int8')] for k in kinds
+                                if k.endswith('-int8')})
         if not kinds:
             continue
         if (not ckpt.exists() or not reuse) and set(kinds) - {'tflite'}:
@@ -323,10 +327,10 @@ def export_models(work_dir: Path, needed: dict, *, reuse: bool,
                 continue
             if dst.exists():
                 shutil.rmtree(dst)
-            if kind == 'onnx-int8':
-                src = out.get((arch, mode, 'onnx'))
+            if kind in ('onnx-int8', 'executorch-int8'):
+                src = out.get((arch, mode, backend))
                 if src is None or src.startswith('error'):
-                    out[(arch, mode, kind)] = 'error: no fp32 ONNX model'
+                    out[(arch, mode, kind)] = f'error: no fp32 {backend} model'
                     continue
                 cmd = [sys.executable,
                        str(REPO / 'tools/deployment/quantize.py'), src,

@@ -4,6 +4,7 @@ import json
 import os.path as osp
 import sys
 
+import pytest
 from helpers import REPO  # noqa: E402
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
@@ -113,3 +114,24 @@ def test_official_tflite_is_converted_once_per_work_dir(tmp_path):
     out = export(tmp_path / 'other', failing)[('a0', 'stream', 'tflite')]
     assert out == 'error: export failed: no tensorflow'
     assert not (tmp_path / 'other' / 'a0_stream_32' / 'tflite').exists()
+
+
+@pytest.mark.slow  # A0's export and PT2E quantization: minutes on 2 cores
+def test_int8_rows_export_their_float_model_first(tmp_path):
+    """--backends executorch-int8 alone: the float ExecuTorch export is made
+    (from the random checkpoint), then quantized (PT2E, random frames)."""
+    pytest.importorskip('executorch')
+    out = tmp_path / 'rows.json'
+    assert benchmark_latency.main([
+        '--models', 'a0', '--size', '32', '--threads', '1', '--backends',
+        'executorch-int8', '--warmup', '1', '--frames', '2', '--no-clip',
+        '--int8-calibration-frames', '2', '--work-dir',
+        str(tmp_path / 'work'), '--json', str(out)]) == 0
+    (row, ) = json.loads(out.read_text())['rows']
+    assert row['backend'] == 'executorch-int8' and 'error' not in row, row
+    assert row['n'] == 2 and row['median_ms'] > 0
+    work = tmp_path / 'work' / 'a0_stream_32'
+    meta = json.loads((work / 'executorch-int8' / 'meta.json').read_text())
+    assert meta['quantization']['format'] == 'XNNPACK'
+    assert meta['quantization']['calibration']['frames'] == 2
+    assert (work / 'executorch' / 'model.pte').exists()

@@ -19,7 +19,8 @@ Rows (``--backends``):
   row says so);
 - ``openvino-stateful``: the stateful form (``export.py --stateful``: the
   state kept in the infer request, only the frame goes in);
-- ``executorch``: the XNNPACK ``.pte``;
+- ``executorch`` / ``executorch-int8``: the XNNPACK ``.pte`` (fp32, and int8
+  by PT2E from ``tools/deployment/quantize.py``);
 - ``litert``: the ``.tflite`` of ``export.py --backend litert`` (litert-torch)
   in ai-edge-litert's interpreter through ``load_runtime``;
 - ``tf``: the official TF model (tf-models-official ``movinet.Movinet``, causal
