@@ -327,9 +327,9 @@ class TuNASSearchLoop(IterBasedTrainLoop):
         """Widths and expansions (and with ``deepest`` depths) at their
         largest; with ``deepest`` and nested kernels, the largest kernel
         too: every other kernel is a crop of it, so the warm-up trains one
-        fixed network (which leaves chance in a third of the steps that
-        sampled kernels take); separate kernels stay sampled, or all but
-        one would go untrained."""
+        fixed network, which leaves chance far sooner than one with sampled
+        kernels; separate kernels stay sampled, or all but one would go
+        untrained."""
         suffixes = ('_width', '_expansion')
         if deepest:
             suffixes += ('_depth', )
