@@ -251,7 +251,9 @@ def quantize_xnnpack_model(model_dir: str, out: str,
             weight_type='int8',
             per_channel=per_channel,
             reduce_range=False,
-            calibrate_method='minmax',
+            # the quantizer's own observers: a histogram per activation
+            # (HistogramObserver), min/max per weight channel
+            calibrate_method='histogram',
             calibration=dict(
                 kind='random frames' if random_frames else 'videos',
                 videos=report['videos'], frames=report['frames'],
