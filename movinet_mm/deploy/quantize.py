@@ -373,14 +373,7 @@ def quantize_stream_model(model_dir: str, out: str,
     if calibrate_method not in CALIBRATE_METHODS:
         raise DeployError(f'calibration method must be one of '
                           f'{CALIBRATE_METHODS}, got {calibrate_method!r}')
-    if (videos is None) == (random_frames is None):
-        raise DeployError('give calibration videos or random_frames (one of '
-                          'the two)')
-    if videos is not None and not list(videos):
-        raise DeployError('no calibration videos: give video files, an '
-                          'annotation file or a config split')
-    if random_frames is not None and random_frames < 1:
-        raise DeployError(f'random_frames must be >= 1, got {random_frames}')
+    check_calibration_request(videos, random_frames)
     out = check_model_dir(out, force, [model_dir, *(videos or ())],
                           QUANTIZE_TOOL)
     src = osp.join(model_dir, meta['file'])
@@ -439,14 +432,27 @@ def quantize_stream_model(model_dir: str, out: str,
             source_model_sha256=sha256_file(src),
         )
         write_json(osp.join(tmp, META_FILE), qmeta)
-        _check_loads(tmp)
+        check_loads(tmp)
     return out
 
 
-def _check_loads(model_dir: str) -> None:
+def check_calibration_request(videos: Optional[Sequence[str]],
+                              random_frames: Optional[int]) -> None:
+    """Calibration videos or a number of random frames, one of the two."""
+    if (videos is None) == (random_frames is None):
+        raise DeployError('give calibration videos or random_frames (one of '
+                          'the two)')
+    if videos is not None and not list(videos):
+        raise DeployError('no calibration videos: give video files, an '
+                          'annotation file or a config split')
+    if random_frames is not None and random_frames < 1:
+        raise DeployError(f'random_frames must be >= 1, got {random_frames}')
+
+
+def check_loads(model_dir: str, runtime: str = 'onnxruntime') -> None:
     """One zero-state step through ``load_runtime``: the result must load."""
     from .runtime import load_runtime
-    runtime = load_runtime(model_dir, 'onnxruntime')
+    runtime = load_runtime(model_dir, runtime)
     h, w = runtime.frame_size
     logits, _ = runtime.stream_step(np.zeros((1, 3, 1, h, w), np.float32))
     if not np.all(np.isfinite(logits)):
@@ -467,6 +473,7 @@ def quantization_summary(meta: Dict[str, Any]) -> str:
 __all__ = ['quantize_stream_model', 'StreamCalibrationReader',
            'RandomFrameReader', 'FramePipeline', 'read_video',
            'videos_from_ann_file', 'videos_from_config', 'float_nodes',
-           'cpu_has_vnni', 'check_source', 'VideoReadError',
+           'cpu_has_vnni', 'check_source', 'check_calibration_request',
+           'check_loads', 'VideoReadError',
            'quantization_summary']
 

@@ -39,6 +39,7 @@ from .meta import (
     read_meta,
     write_json,
 )
+from .quantize import check_calibration_request, check_loads
 from .schema import SCHEMA_VERSION
 
 QUANTIZER = 'executorch XNNPACKQuantizer (torchao PT2E)'
@@ -205,14 +206,7 @@ def quantize_xnnpack_model(model_dir: str, out: str,
     from .export import example_inputs, quiet_torchao_kernel_warnings, require
     require('executorch')
     meta = check_xnnpack_source(model_dir)
-    if (videos is None) == (random_frames is None):
-        raise DeployError('give calibration videos or random_frames (one of '
-                          'the two)')
-    if videos is not None and not list(videos):
-        raise DeployError('no calibration videos: give video files, an '
-                          'annotation file or a config split')
-    if random_frames is not None and random_frames < 1:
-        raise DeployError(f'random_frames must be >= 1, got {random_frames}')
+    check_calibration_request(videos, random_frames)
     out = check_model_dir(out, force, [model_dir, *(videos or ())],
                           QUANTIZE_TOOL)
     import torch
@@ -265,19 +259,8 @@ def quantize_xnnpack_model(model_dir: str, out: str,
             source_model_sha256=sha256_file(
                 osp.join(model_dir, meta['file'])))
         write_json(osp.join(tmp, META_FILE), qmeta)
-        _check_loads(tmp)
+        check_loads(tmp, 'executorch')
     return out
-
-
-def _check_loads(model_dir: str) -> None:
-    import numpy as np
-
-    from .runtime import load_runtime
-    runtime = load_runtime(model_dir, 'executorch')
-    h, w = runtime.frame_size
-    logits, _ = runtime.stream_step(np.zeros((1, 3, 1, h, w), np.float32))
-    if not np.all(np.isfinite(logits)):
-        raise DeployError('the quantized model gives non-finite logits')
 
 
 __all__ = ['quantize_xnnpack_model', 'check_xnnpack_source',

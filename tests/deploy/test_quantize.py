@@ -40,16 +40,9 @@ import quantize as quantize_tool  # noqa: E402
 CONFIG = config_text(3)
 
 
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    """A float ONNX stream export, videos and an annotation file."""
-    root = tmp_path_factory.mktemp('quantize')
-    config = root / 'tiny.py'
-    config.write_text(CONFIG)
-    cfg = Config.fromfile(str(config))
-    model = randomize_(MODELS.build(cfg.model), seed=3)
-    fp32 = export_model(model, 'onnx', 'stream', (32, 32),
-                        str(root / 'fp32'), cfg=cfg, config_path=str(config))
+def write_calibration_videos(root):
+    """4 readable videos of 6..9 frames (labels i % 3), one broken file, and
+    their annotation file: (videos folder, annotation path)."""
     videos = root / 'videos'
     videos.mkdir()
     lines = []
@@ -61,6 +54,20 @@ def tiny(tmp_path_factory):
     lines.append('broken.avi 0\n')
     ann = root / 'ann.txt'
     ann.write_text(''.join(lines))
+    return videos, ann
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    """A float ONNX stream export, videos and an annotation file."""
+    root = tmp_path_factory.mktemp('quantize')
+    config = root / 'tiny.py'
+    config.write_text(CONFIG)
+    cfg = Config.fromfile(str(config))
+    model = randomize_(MODELS.build(cfg.model), seed=3)
+    fp32 = export_model(model, 'onnx', 'stream', (32, 32),
+                        str(root / 'fp32'), cfg=cfg, config_path=str(config))
+    videos, ann = write_calibration_videos(root)
     return dict(root=root, fp32=fp32, videos=videos, ann=str(ann),
                 config=str(config))
 

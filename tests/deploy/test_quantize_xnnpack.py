@@ -15,8 +15,7 @@ import torch
 from helpers import REPO, randomize_
 from mmengine.config import Config
 from mmengine.registry import MODELS
-from test_quantize import CONFIG, fake_dir, stream
-from videos import moving_square, write_video
+from test_quantize import CONFIG, fake_dir, stream, write_calibration_videos
 
 from movinet_mm.deploy.export import export_model
 from movinet_mm.deploy.meta import DeployError, read_meta, write_json
@@ -43,17 +42,7 @@ def tiny_et(tmp_path_factory):
     fp32 = export_model(model, 'executorch', 'stream', (32, 32),
                         str(root / 'fp32'), cfg=cfg, config_path=str(config),
                         checkpoint=str(checkpoint))
-    videos = root / 'videos'
-    videos.mkdir()
-    lines = []
-    for i in range(4):
-        write_video(str(videos / f'v{i}.avi'),
-                    moving_square(6 + i, 40, seed=i, step=3))
-        lines.append(f'v{i}.avi {i % 3}\n')
-    (videos / 'broken.avi').write_bytes(b'RIFF not a video')
-    lines.append('broken.avi 0\n')
-    ann = root / 'ann.txt'
-    ann.write_text(''.join(lines))
+    videos, ann = write_calibration_videos(root)
     return dict(root=root, fp32=fp32, videos=videos, ann=str(ann),
                 config=str(config), checkpoint=str(checkpoint), cfg=cfg,
                 model=model)
