@@ -53,6 +53,10 @@ from .meta import (
 from .schema import SCHEMA_VERSION, scores_of
 
 BACKENDS = ('onnx', 'openvino', 'executorch', 'litert')
+# The stream states' layout each runtime is fastest with (measured, A0-Stream
+# 172², docs/deploy.md#state-layouts): LiteRT's XNNPACK computes in NHWC.
+STATE_LAYOUTS = {'onnx': 'channels_first', 'openvino': 'channels_first',
+                 'executorch': 'channels_first', 'litert': 'channels_last'}
 MODEL_FILES = {'onnx': 'model.onnx', 'openvino': 'model.xml',
                'executorch': 'model.pte', 'litert': 'model.tflite'}
 ONNX_OPSET = 18
@@ -332,6 +336,7 @@ def build_meta(model: nn.Module, backend: str, mode: str,
         output_names=outputs,
         state_names=list(getattr(model, 'state_names', ())),
         states=states,
+        state_layout=getattr(model, 'state_layout', None),
         frame_size=[h, w],
         frames=frames,
         preprocessing=preprocessing,
@@ -408,7 +413,8 @@ def export_model(recognizer, backend: str, mode: str,
                  LITERT_EXPORT_HINT),
          require('ai_edge_litert.interpreter', 'ai-edge-litert', 'litert'))
      }[backend]()
-    model = build_inference_model(recognizer, mode, frame_size, frames)
+    model = build_inference_model(recognizer, mode, frame_size, frames,
+                                  state_layout=STATE_LAYOUTS[backend])
     meta = build_meta(model, backend, mode, frames, cfg, config_path,
                       checkpoint, class_names, stateful)
     with atomic_output_dir(out) as tmp:

@@ -24,10 +24,15 @@ the order of ``recognizer.init_state(1, frame_size)``, i.e. the model order
 of the layers (block by block, layer by layer; within a layer
 ``_stream_buffer``, ``_pool_buffer``, ``_pool_frame_count``,
 ``_pos_enc_frame_count``), then ``state_head_pool_buffer`` and
-``state_head_pool_frame_count``. Shapes and dtypes are those of
-``init_state``: float32 buffers and int64 ``[1]`` frame counts (the running
-means divide by ``count + 1`` cast to float; ORT and OpenVINO run int64 ops
-natively, on XNNPACK these few scalar ops fall back to portable kernels).
+``state_head_pool_frame_count``: float32 buffers and int64 ``[1]`` frame
+counts (the running means divide by ``count + 1`` cast to float; ORT and
+OpenVINO run int64 ops natively, on XNNPACK these few scalar ops fall back
+to portable kernels). The buffers' shapes are those of ``init_state`` in
+``state_layout`` (``movinet_mm.models.layers.state``): ``'channels_first'``
+by default, ``[1, C, (kt-1)*H, W]`` buffers that the step updates without
+reshapes; ``'channels_last'`` for NHWC runtimes; ``'eager'`` keeps
+``init_state``'s 5-D shapes. :meth:`StreamInferenceModel.states_from_eager`
+and :meth:`~StreamInferenceModel.states_to_eager` convert.
 
 The clip module is ``forward(video [1, 3, T, H, W]) -> logits`` with a free
 ``T`` (or a fixed one with ``frames=``); for a causal model it equals
@@ -40,6 +45,12 @@ import torch
 from torch import Tensor, nn
 
 from ..models.backbones.movinet_arch import MIN_FRAME_SIZE
+from ..models.layers.state import (
+    check_state_layout,
+    from_layout,
+    layout_shape,
+    to_layout,
+)
 
 MODES = ('stream', 'clip')
 States = Dict[str, Tensor]
@@ -67,18 +78,28 @@ class StreamInferenceModel(nn.Module):
 
     Attributes:
         state_names: the states' order (that of ``recognizer.init_state``).
-        state_shapes / state_dtypes: per name.
+        state_shapes / state_dtypes: per name, in ``state_layout``.
+        eager_state_shapes: per name, those of ``recognizer.init_state``.
+        state_layout: one of ``STATE_LAYOUTS``.
         frame_size: (H, W) the module was built for.
     """
 
-    def __init__(self, recognizer, frame_size: Tuple[int, int]):
+    def __init__(self, recognizer, frame_size: Tuple[int, int],
+                 state_layout: str = 'channels_first'):
         super().__init__()
         self.net = _Network(recognizer, frame_size)
         self.frame_size = tuple(frame_size)
+        self.state_layout = check_state_layout(state_layout)
+        for module in self.net.modules():
+            if hasattr(module, 'buffer_name'):  # the buffered temporal convs
+                module.state_layout = state_layout
         spec = recognizer.state_spec(1, self.frame_size)
         self.state_names = tuple(spec)
-        self.state_shapes = OrderedDict(
+        self.eager_state_shapes = OrderedDict(
             (name, tuple(s.shape)) for name, s in spec.items())
+        self.state_shapes = OrderedDict(
+            (name, layout_shape(name, s.shape, state_layout))
+            for name, s in spec.items())
         self.state_dtypes = OrderedDict(
             (name, s.dtype) for name, s in spec.items())
         self.num_classes = recognizer.cls_head.num_classes
@@ -88,6 +109,17 @@ class StreamInferenceModel(nn.Module):
     def init_states(self) -> Tuple[Tensor, ...]:
         return tuple(torch.zeros(self.state_shapes[n], dtype=self.state_dtypes[n])
                      for n in self.state_names)
+
+    def states_from_eager(self, state: States) -> Tuple[Tensor, ...]:
+        """An eager ``stream_step`` state (a dict) as this module's states."""
+        return tuple(to_layout(n, state[n], self.state_layout)
+                     for n in self.state_names)
+
+    def states_to_eager(self, states: Sequence[Tensor]) -> States:
+        """This module's states as an eager ``stream_step`` state."""
+        return {n: from_layout(n, s, self.eager_state_shapes[n],
+                               self.state_layout)
+                for n, s in zip(self.state_names, states)}
 
     def forward(self, image: Tensor, *states: Tensor) -> Tuple[Tensor, ...]:
         h, w = self.frame_size
@@ -138,7 +170,8 @@ class ClipInferenceModel(nn.Module):
 
 def build_inference_model(recognizer, mode: str,
                           frame_size: Sequence[int] = (172, 172),
-                          frames: Optional[int] = None) -> nn.Module:
+                          frames: Optional[int] = None,
+                          state_layout: str = 'channels_first') -> nn.Module:
     """The inference form of ``recognizer`` for ``mode`` 'stream' or 'clip'.
 
     Args:
@@ -150,6 +183,7 @@ def build_inference_model(recognizer, mode: str,
         frame_size: (H, W) of the network input; the 'SAME' padding is fixed
             for it.
         frames: clip length for 'clip' (None: any length).
+        state_layout: the stream states' layout (``STATE_LAYOUTS``).
     """
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -169,7 +203,7 @@ def build_inference_model(recognizer, mode: str,
         raise ValueError(f'frames must be >= 1, got {frames}')
     with torch.no_grad():
         if mode == 'stream':
-            model = StreamInferenceModel(recognizer, frame_size)
+            model = StreamInferenceModel(recognizer, frame_size, state_layout)
         else:
             model = ClipInferenceModel(recognizer, frame_size, frames)
     return model.eval().requires_grad_(False)

@@ -65,6 +65,7 @@ class BatchedStream(nn.Module):
         self.frame_size = tuple(step.frame_size)
         self.state_names = tuple(step.state_names)
         self.state_dtypes = dict(step.state_dtypes)
+        self.state_layout = step.state_layout
         self.state_shapes = {n: (self.streams, *step.state_shapes[n][1:])
                              for n in self.state_names}
         self.num_classes = step.num_classes

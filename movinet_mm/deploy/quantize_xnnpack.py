@@ -90,8 +90,9 @@ def load_stream_step(meta: Dict[str, Any]):
     recognizer = MODELS.build(cfg.model)
     load_checked_checkpoint(recognizer, meta['source']['checkpoint'])
     recognizer.eval()
-    return build_inference_model(recognizer, 'stream',
-                                 tuple(meta['frame_size'])).eval()
+    return build_inference_model(
+        recognizer, 'stream', tuple(meta['frame_size']),
+        state_layout=meta.get('state_layout') or 'eager').eval()
 
 
 def integer_adds_as_scalar_ops(graph_module) -> int:

@@ -119,6 +119,9 @@ class Runtime:
                              for s in meta['states']}
         self.state_dtypes = {s['name']: np.dtype(s['dtype'])
                              for s in meta['states']}
+        # the states' shapes are those of the export's layout, kept as they
+        # are from call to call (movinet_mm.models.layers.state)
+        self.state_layout = meta.get('state_layout') or 'eager'
         self.model_path = osp.join(model_dir, meta['file'])
         self._last_state = None
 
@@ -151,7 +154,7 @@ class Runtime:
                     f'state {name!r} has shape {tuple(value.shape)}, '
                     f'expected {self.state_shapes[name]} (model exported for '
                     f'frames of {self.frame_size[0]}x{self.frame_size[1]}, '
-                    'batch 1)')
+                    f'batch 1, {self.state_layout!r} state layout)')
             if value.dtype != self.state_dtypes[name]:
                 raise DeployError(f'state {name!r} has dtype {value.dtype}, '
                                   f'expected {self.state_dtypes[name]}')

@@ -12,6 +12,9 @@ Schema versions (``schema_version``; a file without one is version 1):
    ``multi_label`` (bool) and ``scores`` ('softmax' | 'sigmoid', which must
    agree with it): how the ``logits`` become class probabilities. A file
    without them is a single-label model scored by softmax.
+   ``state_layout`` (a stream model's states: 'eager', 'channels_first' or
+   'channels_last', see ``movinet_mm.models.layers.state``; null for a
+   clip): a file without it has the 'eager' shapes.
 
 A bad field is one :class:`DeployError` line: the file, the field, what was
 expected and what is there.
@@ -19,6 +22,7 @@ expected and what is there.
 import os.path as osp
 from typing import Any, Dict
 
+from ..models.layers.state import STATE_LAYOUTS
 from ..utils.errors import DeployError
 
 SCHEMA_VERSION = 2
@@ -206,6 +210,10 @@ def _check_tensors(check: _Checker, meta: Dict, version: int) -> None:
         if meta['state_names']:
             check.fail('state_names', 'empty for a stateful IR (its states '
                        "are 'variables')", meta['state_names'])
+    layout = meta.get('state_layout')
+    if layout is not None and layout not in STATE_LAYOUTS:
+        check.fail('state_layout', f'one of {list(STATE_LAYOUTS)} or null',
+                   layout)
     explicit = len(meta['state_names'])
     if meta['mode'] == 'stream' and not stateful and not explicit:
         check.fail('state_names', 'the states of the stream model', [])

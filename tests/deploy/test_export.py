@@ -24,6 +24,7 @@ from movinet_mm.deploy.export import MissingPackageError, export_model
 from movinet_mm.deploy.meta import DeployError, read_meta
 from movinet_mm.deploy.runtime import load_runtime
 from movinet_mm.deploy.signal_stack import current_signal_stack, keep_signal_stack
+from movinet_mm.models.layers.state import from_layout
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'movinet_a0_stream_synthetic.py')
 EXPORT_TOOL = osp.join(REPO, 'tools', 'deployment', 'export.py')
@@ -52,8 +53,9 @@ def eager_stream(model, video):
     return steps
 
 
-def assert_stream_parity(steps, run_step, state_names, tol, video):
-    """``run_step(frame, state) -> (logits, state)`` against eager steps."""
+def assert_stream_parity(steps, run_step, state_names, tol, video, layout):
+    """``run_step(frame, state) -> (logits, state)`` against eager steps;
+    its states in ``layout`` (``STATE_LAYOUTS``)."""
     state = None
     worst = {}
     for t, (ref_logits, ref_state) in enumerate(steps):
@@ -62,7 +64,9 @@ def assert_stream_parity(steps, run_step, state_names, tol, video):
         errors = {'logits': scaled_error(logits, ref_logits)}
         for name in state_names:
             assert np.asarray(state[name]).dtype == ref_state[name].dtype, name
-            errors[name] = scaled_error(state[name], ref_state[name])
+            value = from_layout(name, np.asarray(state[name]),
+                                ref_state[name].shape, layout)
+            errors[name] = scaled_error(value, ref_state[name])
         for name, error in errors.items():
             worst[name] = max(worst.get(name, 0.0), error)
             assert error <= tol, f'frame {t}: {name} off by {error:.2e}'
@@ -83,24 +87,36 @@ def inference_step(model):
 
 
 # ------------------------------------------------------- the inference form
-@pytest.mark.parametrize('arch,conv_type,overrides,frames', [
-    ('a0', '2plus1d', {}, FRAMES),
-    ('a0', '3d_2plus1d', {}, FRAMES),
-    ('a3', '2plus1d', {}, 6),  # positional encoding in the SE
-    ('a0', '3d', dict(se_type='3d'), 6),  # causal full-3D kernels
+@pytest.mark.parametrize('arch,conv_type,overrides,frames,layout', [
+    ('a0', '2plus1d', {}, FRAMES, 'channels_first'),
+    ('a0', '2plus1d', {}, FRAMES, 'channels_last'),
+    ('a0', '2plus1d', {}, FRAMES, 'eager'),
+    ('a0', '3d_2plus1d', {}, FRAMES, 'channels_first'),
+    ('a3', '2plus1d', {}, 6, 'channels_last'),  # positional encoding in SE
+    ('a0', '3d', dict(se_type='3d'), 6, 'channels_first'),  # full-3D kernels
+    ('a0', '3d', dict(se_type='3d'), 6, 'channels_last'),
 ])
 def test_stream_inference_form_equals_eager(arch, conv_type, overrides,
-                                            frames):
+                                            frames, layout):
     model = randomize_(build_recognizer(arch, True, conv_type, num_classes=9,
                                         **overrides), seed=2)
     size = (40, 36) if arch == 'a0' else (33, 32)  # odd sizes: asymmetric pads
     video = torch.rand(1, 3, frames, *size)
-    inference = build_inference_model(model, 'stream', size)
+    inference = build_inference_model(model, 'stream', size,
+                                      state_layout=layout)
     assert inference.state_names == tuple(model.init_state(1, size))
+    assert inference.state_layout == layout
     steps = eager_stream(model, video)
     assert_stream_parity(steps, inference_step(inference),
-                         inference.state_names, INFERENCE_TOL, video)
+                         inference.state_names, INFERENCE_TOL, video, layout)
     assert len(inference.init_states()) == len(inference.state_names)
+    # an eager state continues in the inference form, and back
+    eager = {k: torch.from_numpy(v) for k, v in steps[-1][1].items()}
+    states = inference.states_from_eager(eager)
+    assert [tuple(s.shape) for s in states] == \
+        [inference.state_shapes[n] for n in inference.state_names]
+    back = inference.states_to_eager(states)
+    assert all(torch.equal(back[k], eager[k]) for k in eager)
 
 
 @pytest.mark.parametrize('stream', [False, True])
@@ -172,7 +188,7 @@ def test_exported_stream_model_matches_eager(demo_steps, stream_onnx,
     runtime = load_runtime(stream_onnx, backend, num_threads=1)
     video, steps = demo_steps
     assert_stream_parity(steps, runtime.stream_step, runtime.state_names,
-                         RUNTIME_TOL, video)
+                         RUNTIME_TOL, video, runtime.state_layout)
     # several frames in one call = one at a time
     logits, state = runtime.stream_step(video)
     assert scaled_error(logits, steps[-1][0]) <= RUNTIME_TOL
@@ -264,7 +280,7 @@ def test_executorch_stream_export_matches_eager(tmp_path):
     video = torch.rand(1, 3, FRAMES, 32, 32)
     steps = eager_stream(model, video)
     assert_stream_parity(steps, runtime.stream_step, runtime.state_names,
-                         RUNTIME_TOL, video)
+                         RUNTIME_TOL, video, runtime.state_layout)
 
 
 # --------------------------------------------------------- runtime errors

@@ -26,7 +26,8 @@ def test_onnxruntime_stream_parity(arch, tmp_path):
     runtime = load_runtime(out, num_threads=2)
     video = torch.rand(1, 3, FRAMES, 64, 56)
     assert_stream_parity(eager_stream(model, video), runtime.stream_step,
-                         runtime.state_names, RUNTIME_TOL, video)
+                         runtime.state_names, RUNTIME_TOL, video,
+                         runtime.state_layout)
 
 
 @pytest.mark.parametrize('arch', STREAM_ARCHS)

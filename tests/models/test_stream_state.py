@@ -91,3 +91,42 @@ def test_input_of_another_dtype_is_one_error():
         model.backbone(x.to(torch.bfloat16))
     with pytest.raises(ValueError, match='the input is torch.float32 but'):
         model.to(torch.bfloat16).stream_step(x)
+
+
+@pytest.mark.parametrize('layout', ['eager', 'channels_first',
+                                    'channels_last'])
+def test_state_layouts_round_trip(layout):
+    import numpy as np
+
+    from movinet_mm.models.layers.state import (
+        from_layout,
+        layout_shape,
+        to_layout,
+    )
+
+    # C = (kt - 1) * H: a shape alone cannot tell the layouts apart
+    buffer = torch.randn(1, 6, 2, 3, 5)
+    pool = torch.randn(1, 6, 1, 1, 1)
+    count = torch.tensor([4])
+    want = {'eager': (1, 6, 2, 3, 5), 'channels_first': (1, 6, 6, 5),
+            'channels_last': (1, 6, 5, 6)}[layout]
+    for make in (lambda t: t, lambda t: t.numpy()):
+        name = 'state_block0_layer0_stream_buffer'
+        value = to_layout(name, make(buffer), layout)
+        assert tuple(value.shape) == want == layout_shape(name, buffer.shape,
+                                                          layout)
+        back = from_layout(name, value, buffer.shape, layout)
+        assert np.array_equal(np.asarray(back), buffer.numpy())
+        if layout == 'channels_last':  # frame k, row y, column x, channel c
+            assert value[0, 1 * 3 + 2, 4, 5] == buffer[0, 5, 1, 2, 4]
+        name = 'state_head_pool_buffer'
+        value = to_layout(name, make(pool), layout)
+        assert tuple(value.shape) == ((1, 6, 1, 1, 1) if layout == 'eager'
+                                      else (1, 6, 1, 1))
+        assert np.array_equal(np.asarray(from_layout(name, value, pool.shape,
+                                                     layout)), pool.numpy())
+        name = 'state_head_pool_frame_count'
+        assert to_layout(name, make(count), layout) is not None
+        assert tuple(to_layout(name, make(count), layout).shape) == (1, )
+    with pytest.raises(ValueError, match='state layout must be one of'):
+        layout_shape('x_stream_buffer', buffer.shape, 'nhwc')

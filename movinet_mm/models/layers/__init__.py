@@ -16,7 +16,16 @@ from .squeeze_excitation import (
     make_divisible,
     se_hidden_channels,
 )
-from .state import StreamState, reset_state, select_samples, state_nbytes
+from .state import (
+    STATE_LAYOUTS,
+    StreamState,
+    from_layout,
+    layout_shape,
+    reset_state,
+    select_samples,
+    state_nbytes,
+    to_layout,
+)
 from .stream_buffer import StreamBuffer
 
 __all__ = [
@@ -26,5 +35,6 @@ __all__ = [
     'spatial_mean', 'PositionalEncoding', 'sine_encoding', 'SE_TYPES',
     'StreamSqueezeExcitation', 'make_divisible', 'se_hidden_channels',
     'StreamState', 'reset_state', 'select_samples', 'state_nbytes',
+    'STATE_LAYOUTS', 'layout_shape', 'to_layout', 'from_layout',
     'StreamBuffer'
 ]

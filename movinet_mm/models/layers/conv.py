@@ -381,6 +381,29 @@ def static_conv2d(weight: Tensor, bias: Optional[Tensor], stride, padding,
     return conv.requires_grad_(False)
 
 
+def stacked_buffer(buffer: Tensor, x: Tensor, frames: int,
+                   layout: str) -> Tensor:
+    """A stream buffer state in ``layout`` (see ``state.STATE_LAYOUTS``) as
+    ``[1, C, frames * H, W]``, the frames of ``x`` ``[1, C, H, W]`` stacked
+    on the height axis."""
+    if layout == 'channels_last':  # [1, frames * H, W, C]
+        return buffer.permute(0, 3, 1, 2)
+    if layout == 'eager':  # [1, C, frames, H, W]
+        _, c, h, w = x.shape
+        return buffer.reshape(1, c, frames * h, w)
+    return buffer
+
+
+def buffer_state(stacked: Tensor, frames: int, layout: str) -> Tensor:
+    """:func:`stacked_buffer`'s inverse: the next buffer state in ``layout``."""
+    _, c, fh, w = stacked.shape
+    if layout == 'channels_last':
+        return stacked.permute(0, 2, 3, 1)
+    if layout == 'eager':
+        return stacked.reshape(1, c, frames, fh // frames, w)
+    return stacked
+
+
 class InferenceConv(nn.Module):
     """A 4-D conv with static 'SAME' padding, folded BN and an activation."""
 
@@ -412,6 +435,7 @@ class InferenceTemporalConv(nn.Module):
         self.kt = kt
         self.time_pad = temporal_padding(kt, causal)
         self.buffer_name = buffer_name
+        self.state_layout = 'eager'  # set by the stream model that holds it
 
     def _act(self, x: Tensor) -> Tensor:
         return x if self.act is None else self.act(x)
@@ -421,11 +445,13 @@ class InferenceTemporalConv(nn.Module):
         # (kt, 1) kernel dilated by H: one 4-D conv gives the output frame
         # with no reshape of the activation, and XNNPACK delegates the whole
         # step as one graph (5-D ops would cut it at every layer).
-        _, c, h, w = x.shape
-        buffer = state[self.buffer_name].reshape(1, c, (self.kt - 1) * h, w)
+        h = x.shape[2]
+        buffer = stacked_buffer(state[self.buffer_name], x, self.kt - 1,
+                                self.state_layout)
         full = torch.cat([buffer, x], dim=2)
-        new_state[self.buffer_name] = full[:, :, h:].reshape(
-            1, c, self.kt - 1, h, w)
+        new_state[self.buffer_name] = buffer_state(full[:, :, h:],
+                                                   self.kt - 1,
+                                                   self.state_layout)
         return self._act(F.conv2d(full, self.conv.weight, self.conv.bias,
                                   dilation=(h, 1), groups=self.conv.groups))
 
@@ -455,6 +481,7 @@ class InferenceSpatioTemporalConv(nn.Module):
         self.kt = kt
         self.time_pad = temporal_padding(kt, causal)
         self.buffer_name = buffer_name
+        self.state_layout = 'eager'  # set by the stream model that holds it
 
     def _sum(self, frames: Tensor, t) -> Tensor:
         if self.pad is not None:
@@ -465,8 +492,14 @@ class InferenceSpatioTemporalConv(nn.Module):
         return y if self.act is None else self.act(y)
 
     def stream(self, x: Tensor, state: States, new_state: States) -> Tensor:
-        full = torch.cat([state[self.buffer_name], x.unsqueeze(2)], dim=2)
-        new_state[self.buffer_name] = full[:, :, 1:]
+        _, c, h, w = x.shape
+        k = self.kt - 1
+        buffer = stacked_buffer(state[self.buffer_name], x, k,
+                                self.state_layout)
+        full = torch.cat([buffer.reshape(1, c, k, h, w), x.unsqueeze(2)],
+                         dim=2)
+        new_state[self.buffer_name] = buffer_state(
+            full[:, :, 1:].reshape(1, c, k * h, w), k, self.state_layout)
         return self._sum(full[0].transpose(0, 1), 1)
 
     def clip(self, x: Tensor) -> Tensor:

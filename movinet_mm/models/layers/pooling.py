@@ -148,8 +148,9 @@ class GlobalAvgPool(nn.Module):
                      new_state: StreamState) -> Tensor:
         """Inference form, one frame's spatial mean ``[1, C, 1, 1]``: the
         mean over every frame seen, with the state updated in ``new_state``."""
-        total = frame + state[self.buffer_name].reshape(frame.shape)
+        buffer = state[self.buffer_name]  # [1, C, 1, 1(, 1)]: either layout
+        total = frame + buffer.reshape(frame.shape)
         count = state[self.count_name] + 1
-        new_state[self.buffer_name] = total.reshape(1, -1, 1, 1, 1)
+        new_state[self.buffer_name] = total.reshape(buffer.shape)
         new_state[self.count_name] = count
         return total / count.to(torch.float32).view(1, 1, 1, 1)

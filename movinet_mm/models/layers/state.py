@@ -12,6 +12,20 @@ export stay mechanical. Layouts are PyTorch's (channels first):
 
 Every tensor has the batch first, so a state can be sliced, stacked and reset
 per sample. Float tensors follow the input's dtype and device.
+
+The inference form (``movinet_mm.deploy``) keeps the same names and bytes in
+one of three layouts (``STATE_LAYOUTS``), the exported step's ``meta.json``
+says which:
+
+- ``'eager'``: the shapes above;
+- ``'channels_first'``: 4-D, the buffered frames stacked on the height axis,
+  ``[N, C, (kt - 1) * H, W]``, so a step updates them without reshapes;
+- ``'channels_last'``: the same frames NHWC, ``[N, (kt - 1) * H, W, C]``, for
+  runtimes that compute in NHWC (XNNPACK through LiteRT): nothing is
+  transposed at the step's inputs and outputs.
+
+In both 4-D layouts a pool sum is ``[N, C, 1, 1]`` (no spatial extent: the
+same bytes either way) and a frame count stays ``[N]``.
 """
 from typing import Dict, Mapping, NamedTuple, Optional, Tuple
 
@@ -36,6 +50,58 @@ def frame_count_spec(batch_size: int) -> StateSpec:
 
 def is_frame_count(name: str) -> bool:
     return name.endswith('frame_count')
+
+
+STATE_LAYOUTS = ('eager', 'channels_first', 'channels_last')
+
+
+def check_state_layout(layout: str) -> str:
+    if layout not in STATE_LAYOUTS:
+        raise ValueError(f'state layout must be one of {STATE_LAYOUTS}, got '
+                         f'{layout!r}')
+    return layout
+
+
+def _permute(value, axes):
+    """``value`` (a tensor or a numpy array) with its axes in ``axes``."""
+    if isinstance(value, Tensor):
+        return value.permute(*axes)
+    return value.transpose(axes)
+
+
+def _nhwc(name: str, layout: str) -> bool:
+    """State ``name`` has its channels last in ``layout``."""
+    return layout == 'channels_last' and not name.endswith('pool_buffer')
+
+
+def layout_shape(name: str, shape, layout: str) -> Tuple[int, ...]:
+    """The shape of state ``name`` (eager ``shape``) in ``layout``."""
+    shape = tuple(int(d) for d in shape)
+    if check_state_layout(layout) == 'eager' or len(shape) != 5:
+        return shape
+    n, c, k, h, w = shape
+    return (n, k * h, w, c) if _nhwc(name, layout) else (n, c, k * h, w)
+
+
+def to_layout(name: str, value, layout: str):
+    """State ``name`` in ``layout``, from its eager form (tensor or array)."""
+    shape = layout_shape(name, value.shape, layout)
+    if layout == 'eager' or len(value.shape) != 5:
+        return value
+    if _nhwc(name, layout):
+        value = _permute(value, (0, 2, 3, 4, 1))
+    return value.reshape(shape)
+
+
+def from_layout(name: str, value, eager_shape, layout: str):
+    """State ``name`` in its eager form ``eager_shape``, from ``layout``."""
+    eager_shape = tuple(int(d) for d in eager_shape)
+    if check_state_layout(layout) == 'eager' or len(eager_shape) != 5:
+        return value
+    n, c, k, h, w = eager_shape
+    if _nhwc(name, layout):
+        return _permute(value.reshape(n, k, h, w, c), (0, 4, 1, 2, 3))
+    return value.reshape(eager_shape)
 
 
 def lookup(state: Optional[Mapping[str, Tensor]], name: str) -> Optional[Tensor]:
