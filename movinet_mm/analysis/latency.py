@@ -287,12 +287,22 @@ def worker(spec: dict) -> dict:
 
 
 # ------------------------------------------------------------- exporting
+def export_kind(spec: dict) -> str:
+    """The export a row runs: ``EXPORTED[backend]``, plus ``@layout`` for a
+    row with its own ``state_layout`` (else the backend's default)."""
+    layout = spec.get('state_layout')
+    kind = EXPORTED[spec['backend']]
+    return f'{kind}@{layout}' if layout else kind
+
+
 def needed_exports(rows) -> dict:
-    """The models and backends :func:`export_models` must cover."""
+    """The models and exports (:func:`export_kind`) :func:`export_models`
+    must cover."""
     return {'models': sorted({(r['arch'], r['mode'], r['size'])
                               for r in rows}),
-            'backends': {m: {r['backend'] for r in rows if r['mode'] == m}
-                         for m in ('stream', 'clip')}}
+            'kinds': {m: {export_kind(r) for r in rows if r['mode'] == m
+                          and r['backend'] in EXPORTED}
+                      for m in ('stream', 'clip')}}
 
 
 def export_models(work_dir: Path, needed: dict, *, reuse: bool,
@@ -308,17 +318,18 @@ def export_models(work_dir: Path, needed: dict, *, reuse: bool,
             base_config(arch)
         tag = f'{arch}_{mode}_{size}'
         ckpt = work_dir / f'{tag}_random.pth'
-        kinds = {EXPORTED[b] for b in needed['backends'][mode]
-                 if b in EXPORTED}
-        # an int8 model is made from its float export
-        kinds = sorted(kinds | {k[:-len('-int8')] for k in kinds
-                                if k.endswith('-int8')})
+        kinds = set(needed['kinds'][mode])
+        # an int8 model is made from its float export (of the same layout)
+        kinds = sorted(kinds | {k.replace('-int8', '') for k in kinds
+                                if '-int8' in k})
         if not kinds:
             continue
         if (not ckpt.exists() or not reuse) and set(kinds) - {'tflite'}:
             _save_random_checkpoint(config, ckpt)
         for kind in kinds:
-            backend = kind.replace('-int8', '')
+            base, _, layout = kind.partition('@')
+            backend = base.replace('-int8', '')
+            fp32_kind = kind.replace('-int8', '')
             dst = work_dir / tag / kind
             # the official .tflite (random weights, seed 0) does not depend
             # on this code: converted once per work dir (minutes), then kept
@@ -327,8 +338,8 @@ def export_models(work_dir: Path, needed: dict, *, reuse: bool,
                 continue
             if dst.exists():
                 shutil.rmtree(dst)
-            if kind in ('onnx-int8', 'executorch-int8'):
-                src = out.get((arch, mode, backend))
+            if base in ('onnx-int8', 'executorch-int8'):
+                src = out.get((arch, mode, fp32_kind))
                 if src is None or src.startswith('error'):
                     out[(arch, mode, kind)] = f'error: no fp32 {backend} model'
                     continue
@@ -336,7 +347,7 @@ def export_models(work_dir: Path, needed: dict, *, reuse: bool,
                        str(REPO / 'tools/deployment/quantize.py'), src,
                        '--out', str(dst), '--random-calibration',
                        str(int8_calibration_frames)]
-            elif kind == 'tflite':  # the official model, the official way
+            elif base == 'tflite':  # the official model, the official way
                 dst.mkdir(parents=True)
                 cmd = [tf_python or 'python',
                        str(Path(__file__).with_name('latency_tf.py')),
@@ -350,6 +361,8 @@ def export_models(work_dir: Path, needed: dict, *, reuse: bool,
                        str(dst)]
                 if mode == 'clip':
                     cmd += ['--frames', str(clip_frames)]
+                if layout:
+                    cmd += ['--state-layout', layout]
             log(f'[export] {tag} {kind} ...')
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True,
@@ -420,8 +433,11 @@ def plan(*, models: Sequence[str], threads: Sequence[int],
          backends: Sequence[str], size, compile_models, clip: bool,
          clip_model: str, clip_size: int, clip_threads: Sequence[int],
          warmup: int, frames: int, clip_frames: int,
-         clip_runs: int) -> list:
-    """The rows, interleaved: for each (model, threads) every backend."""
+         clip_runs: int, state_layouts: Sequence[str] = ()) -> list:
+    """The rows, interleaved: for each (model, threads) every backend;
+    with ``state_layouts``, an exported backend's stream row once per
+    layout (``state_layout`` in the row; the official TFLite file has its
+    own)."""
     rows = []
     for arch in models:
         arch_size = size or DEFAULT_SIZES[arch]
@@ -430,10 +446,16 @@ def plan(*, models: Sequence[str], threads: Sequence[int],
                 if backend == 'compile' and compile_models is not None \
                         and arch not in compile_models:
                     continue
-                if backend in STREAM_BACKENDS:
-                    rows.append(dict(mode='stream', arch=arch,
-                                     size=arch_size, threads=n,
-                                     backend=backend))
+                if backend not in STREAM_BACKENDS:
+                    continue
+                row = dict(mode='stream', arch=arch, size=arch_size,
+                           threads=n, backend=backend)
+                if state_layouts and backend in EXPORTED and \
+                        backend != 'tflite':
+                    rows += [dict(row, state_layout=layout)
+                             for layout in state_layouts]
+                else:
+                    rows.append(row)
     if clip:
         for n in clip_threads:
             for backend in backends:
@@ -449,7 +471,13 @@ def plan(*, models: Sequence[str], threads: Sequence[int],
 
 def _row_name(spec: dict) -> str:
     return f'{spec["mode"]} {spec["arch"]} t{spec["threads"]} ' \
-        f'{spec["backend"]}'
+        f'{_label(spec)}'
+
+
+def _label(spec: dict) -> str:
+    """The backend, and the state layout of a row that sets one."""
+    layout = spec.get('state_layout')
+    return spec['backend'] + (f' [{layout}]' if layout else '')
 
 
 def run_rows(rows, exports: dict, tf_python: str, row_timeout: float,
@@ -459,7 +487,7 @@ def run_rows(rows, exports: dict, tf_python: str, row_timeout: float,
     results = []
     for spec in rows:
         if spec['backend'] in EXPORTED:
-            kind = EXPORTED[spec['backend']]
+            kind = export_kind(spec)
             where = exports.get((spec['arch'], spec['mode'], kind),
                                 'error: not exported')
             if where.startswith('error'):
@@ -475,6 +503,26 @@ def run_rows(rows, exports: dict, tf_python: str, row_timeout: float,
             log(f'{_row_name(spec)}: median {row["median_ms"]:.2f} ms, '
                 f'p90 {row["p90_ms"]:.2f} ms')
     return results
+
+
+def merge_rounds(rounds: Sequence[list]) -> list:
+    """One row per row of :func:`run_rows`' results over several rounds:
+    the round with the median ``median_ms`` (its p90, memory and load),
+    with ``rounds`` (those that ran) and ``range_ms`` (their lowest and
+    highest median). A row that failed in every round keeps its error."""
+    if len(rounds) == 1:
+        return list(rounds[0])
+    merged = []
+    for runs in zip(*rounds):
+        ok = sorted((r for r in runs if 'error' not in r),
+                    key=lambda r: r['median_ms'])
+        if not ok:
+            merged.append(runs[0])
+            continue
+        medians = [r['median_ms'] for r in ok]
+        merged.append(dict(ok[(len(ok) - 1) // 2], rounds=len(ok),
+                           range_ms=[medians[0], medians[-1]]))
+    return merged
 
 
 # ---------------------------------------------------------------- report
@@ -509,7 +557,7 @@ def markdown(rows) -> str:
                      f'{r["clip_frames"]}×{size}²')
             name = r['arch'].upper() + ('-Stream' if mode == 'stream'
                                         else ' base')
-            label = r['backend'] + (f' ({r["precision"]})' if 'precision' in
+            label = _label(r) + (f' ({r["precision"]})' if 'precision' in
                                     r and r['backend'] in ('openvino-f32',
                                                            'openvino-bf16')
                                     else '')
@@ -519,9 +567,12 @@ def markdown(rows) -> str:
                 continue
             ref = ref_of.get((r['arch'], r['threads']))
             ratio = f'{ref / r["median_ms"]:.2f}×' if ref else '-'
+            spread = (' ({:.2f}–{:.2f}, {} round{})'.format(
+                *r['range_ms'], r['rounds'], 's' * (r['rounds'] > 1))
+                if 'range_ms' in r else '')
             lines.append(
                 f'| {name} | {shape} | {r["threads"]} | {label} | '
-                f'{r["median_ms"]:.2f} | {r["p90_ms"]:.2f} | {ratio} | '
+                f'{r["median_ms"]:.2f}{spread} | {r["p90_ms"]:.2f} | {ratio} | '
                 f'{_fmt_mb(r["peak_rss_bytes"])} | '
                 f'{_fmt_mb(r["model_bytes"])} | {r.get("load_1min", "-")} |')
         lines.append('')

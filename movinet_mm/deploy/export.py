@@ -36,6 +36,7 @@ from torch import nn
 
 from ..datasets.frames import describe_preprocessing, ensemble_branches
 from ..models.backbones.movinet_arch import MIN_FRAME_SIZE
+from ..models.layers.state import STATE_LAYOUTS
 from ..utils.files import atomic_output_dir, sha256_file
 from .inference import build_inference_model
 from .meta import (
@@ -55,7 +56,7 @@ from .schema import SCHEMA_VERSION, scores_of
 BACKENDS = ('onnx', 'openvino', 'executorch', 'litert')
 # The stream states' layout each runtime is fastest with (measured, A0-Stream
 # 172², docs/deploy.md#state-layouts): LiteRT's XNNPACK computes in NHWC.
-STATE_LAYOUTS = {'onnx': 'channels_first', 'openvino': 'channels_first',
+STATE_LAYOUT_OF = {'onnx': 'channels_first', 'openvino': 'channels_first',
                  'executorch': 'channels_first', 'litert': 'channels_last'}
 MODEL_FILES = {'onnx': 'model.onnx', 'openvino': 'model.xml',
                'executorch': 'model.pte', 'litert': 'model.tflite'}
@@ -355,10 +356,17 @@ def build_meta(model: nn.Module, backend: str, mode: str,
 
 # ------------------------------------------------------------------ driver
 def check_request(recognizer, backend: str, mode: str,
-                  frame_size: Sequence[int], frames: Optional[int]) -> None:
+                  frame_size: Sequence[int], frames: Optional[int],
+                  state_layout: Optional[str] = None) -> None:
     if backend not in BACKENDS:
         raise DeployError(f'backend must be one of {BACKENDS}, got '
                           f'{backend!r}')
+    if state_layout is not None and state_layout not in STATE_LAYOUTS:
+        raise DeployError(f'state layout must be one of {STATE_LAYOUTS}, '
+                          f'got {state_layout!r}')
+    if state_layout is not None and mode != 'stream':
+        raise DeployError('--state-layout is for --mode stream (a clip '
+                          'model has no state)')
     if mode not in ('stream', 'clip'):
         raise DeployError(f"mode must be 'stream' or 'clip', got {mode!r}")
     if len(frame_size) != 2 or min(frame_size) < MIN_FRAME_SIZE:
@@ -386,21 +394,25 @@ def export_model(recognizer, backend: str, mode: str,
                  config_path: Optional[str] = None,
                  checkpoint: Optional[str] = None,
                  class_names: Optional[List[str]] = None,
-                 stateful: bool = False, force: bool = False) -> str:
+                 stateful: bool = False, force: bool = False,
+                 state_layout: Optional[str] = None) -> str:
     """Export ``recognizer`` into the directory ``out``; returns its path.
 
     The directory holds ``MODEL_FILES[backend]`` and ``meta.json``; it is
     written atomically (a temp dir next to ``out``, renamed at the end).
     ``force`` replaces a previous export, never anything else
     (:func:`~movinet_mm.deploy.meta.check_model_dir`). An ensemble exports
-    as its members (:func:`export_ensemble`).
+    as its members (:func:`export_ensemble`). ``state_layout``: a stream
+    model's states (``STATE_LAYOUTS``; default the backend's, in
+    ``STATE_LAYOUT_OF``).
     """
     if is_ensemble(recognizer):
         return export_ensemble(recognizer, backend, mode, frame_size, out,
                                frames, cfg, config_path, checkpoint,
-                               class_names, stateful, force)
+                               class_names, stateful, force, state_layout)
     frame_size = tuple(int(s) for s in frame_size)
-    check_request(recognizer, backend, mode, frame_size, frames)
+    check_request(recognizer, backend, mode, frame_size, frames,
+                  state_layout)
     if stateful and (backend != 'openvino' or mode != 'stream'):
         raise DeployError('--stateful is for --backend openvino --mode '
                           'stream')
@@ -413,8 +425,9 @@ def export_model(recognizer, backend: str, mode: str,
                  LITERT_EXPORT_HINT),
          require('ai_edge_litert.interpreter', 'ai-edge-litert', 'litert'))
      }[backend]()
-    model = build_inference_model(recognizer, mode, frame_size, frames,
-                                  state_layout=STATE_LAYOUTS[backend])
+    model = build_inference_model(
+        recognizer, mode, frame_size, frames,
+        state_layout=state_layout or STATE_LAYOUT_OF[backend])
     meta = build_meta(model, backend, mode, frames, cfg, config_path,
                       checkpoint, class_names, stateful)
     with atomic_output_dir(out) as tmp:
@@ -471,7 +484,8 @@ def export_ensemble(recognizer, backend: str, mode: str,
                     config_path: Optional[str] = None,
                     checkpoint: Optional[str] = None,
                     class_names: Optional[List[str]] = None,
-                    stateful: bool = False, force: bool = False) -> str:
+                    stateful: bool = False, force: bool = False,
+                    state_layout: Optional[str] = None) -> str:
     """Export each member of an ensemble into ``out/member_<i>`` (a model
     export, its preprocessing that of its pipeline branch) and write
     ``out/meta.json``: ``kind: 'ensemble'``, ``members`` ``[{dir,
@@ -479,7 +493,8 @@ def export_ensemble(recognizer, backend: str, mode: str,
     from .. import __version__
     frame_size = tuple(int(s) for s in frame_size)
     for member in recognizer.members:  # all checked before any export
-        check_request(member, backend, mode, frame_size, frames)
+        check_request(member, backend, mode, frame_size, frames,
+                      state_layout)
     out = check_model_dir(out, force, [checkpoint, config_path])
     configs = ensemble_member_configs(cfg) if cfg is not None else \
         [None] * len(recognizer.members)
@@ -492,7 +507,8 @@ def export_ensemble(recognizer, backend: str, mode: str,
             path = export_model(member, backend, mode, frame_size,
                                 osp.join(tmp, members[i]['dir']), frames,
                                 member_cfg, config_path, checkpoint,
-                                class_names, stateful)
+                                class_names, stateful,
+                                state_layout=state_layout)
             meta = read_meta(path)
             meta['ensemble'] = dict(index=i, input_key=members[i]['input_key'],
                                     members=len(members))

@@ -145,6 +145,9 @@ def test_inference_form_bad_input():
                                    (32, 32))
     with pytest.raises(ValueError, match=r'\[1, 3, 1, 32, 32\]'):
         stream(torch.zeros(1, 3, 1, 64, 64), *stream.init_states())
+    with pytest.raises(ValueError, match='state layout must be one of'):
+        build_inference_model(build_recognizer('a0', True), 'stream',
+                              (32, 32), state_layout='nhwc')
 
 
 # ----------------------------------------------------------------- exports
@@ -372,6 +375,9 @@ def test_export_tool_bad_input(demo_model, stream_onnx, tmp_path):
           checkpoint), 'existing file'),
         ((base_cfg, checkpoint, '--mode', 'clip', *common, '--out',
           tmp_path / 'x'), 'checkpoint'),  # strict: a stream ckpt, base cfg
+        ((base_cfg, base_ckpt, '--mode', 'clip', *common, '--state-layout',
+          'channels_last', '--out', tmp_path / 'x'),
+         'is for --mode stream'),
     ]
     for args, message in cases:
         with pytest.raises(ValueError, match=message):

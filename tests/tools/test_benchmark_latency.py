@@ -87,6 +87,27 @@ def test_tflite_backend_needs_the_tf_python(capsys):
     assert 'no TF Python' in capsys.readouterr().err
 
 
+def test_state_layout_rows_run_their_own_exports(tmp_path):
+    """--state-layouts: one ORT row per layout, each on an export of that
+    layout (its meta.json says so)."""
+    pytest.importorskip('onnxruntime')
+    out = tmp_path / 'rows.json'
+    assert benchmark_latency.main([
+        '--models', 'a0', '--size', '32', '--threads', '1', '--backends',
+        'ort', '--state-layouts', 'eager', 'channels_first', '--warmup', '1',
+        '--frames', '2', '--no-clip', '--work-dir', str(tmp_path / 'work'),
+        '--json', str(out)]) == 0
+    rows = json.loads(out.read_text())['rows']
+    assert [(r['backend'], r['state_layout']) for r in rows] == [
+        ('ort', 'eager'), ('ort', 'channels_first')]
+    assert all('error' not in r and r['n'] == 2 for r in rows), rows
+    work = tmp_path / 'work' / 'a0_stream_32'
+    for layout, buffer_rank in (('eager', 5), ('channels_first', 4)):
+        meta = json.loads((work / f'onnx@{layout}' / 'meta.json').read_text())
+        assert meta['state_layout'] == layout
+        assert len(meta['states'][0]['shape']) == buffer_rank
+
+
 def test_official_tflite_is_converted_once_per_work_dir(tmp_path):
     """export_models converts the official model with the TF Python (a
     stand-in here) into <tag>/tflite/official.tflite and keeps it."""
@@ -97,7 +118,7 @@ def test_official_tflite_is_converted_once_per_work_dir(tmp_path):
     failing.write_text('#!/bin/sh\necho "no tensorflow" >&2\nexit 1\n')
     failing.chmod(0o755)
     needed = {'models': [('a0', 'stream', 32)],
-              'backends': {'stream': {'tflite'}, 'clip': set()}}
+              'kinds': {'stream': {'tflite'}, 'clip': set()}}
 
     def export(work, python):
         return latency.export_models(
@@ -135,3 +156,22 @@ def test_int8_rows_export_their_float_model_first(tmp_path):
     assert meta['quantization']['format'] == 'XNNPACK'
     assert meta['quantization']['calibration']['frames'] == 2
     assert (work / 'executorch' / 'model.pte').exists()
+
+
+def test_rounds_merge_to_the_median_round_and_its_range():
+    common = dict(mode='stream', arch='a0', size=172, threads=1,
+                  peak_rss_bytes=1e8, model_bytes=1.5e7, load_1min=0.1)
+    rounds = [[dict(common, backend='tflite', median_ms=m, p90_ms=m + 1),
+               dict(common, backend='ort', error='boom')]
+              for m in (3.0, 5.0, 4.0)]
+    rounds[1][1] = dict(common, backend='ort', median_ms=2.0, p90_ms=2.5)
+    tflite, ort = latency.merge_rounds(rounds)
+    assert tflite['median_ms'] == 4.0 and tflite['p90_ms'] == 5.0
+    assert tflite['rounds'] == 3 and tflite['range_ms'] == [3.0, 5.0]
+    assert ort['rounds'] == 1 and ort['median_ms'] == 2.0  # one round ran
+    table = latency.markdown([tflite, ort])
+    assert '| tflite | 4.00 (3.00–5.00, 3 rounds) | 5.00 | 1.00× |' in table
+    assert '| ort | 2.00 (2.00–2.00, 1 round) | 2.50 | 2.00× |' in table
+    failed = latency.merge_rounds([[dict(common, backend='ort', error='x')]] * 2)
+    assert failed[0]['error'] == 'x'
+    assert latency.merge_rounds([rounds[0]]) == rounds[0]

@@ -95,6 +95,10 @@ def parse_args(argv=None):
     p.add_argument('--backends', nargs='+', default=list(STREAM_BACKENDS),
                    choices=STREAM_BACKENDS + ('ort-loop', ),
                    help='ort-loop: --streams rows only')
+    p.add_argument('--state-layouts', nargs='+', default=[],
+                   choices=['eager', 'channels_first', 'channels_last'],
+                   help='stream rows of the exported backends once per '
+                   'state layout (default: each backend\'s own)')
     p.add_argument('--compile-models', nargs='+', default=None,
                    choices=sorted(DEFAULT_SIZES),
                    help='only these models get torch.compile stream rows '
@@ -102,6 +106,11 @@ def parse_args(argv=None):
     p.add_argument('--warmup', type=int, default=20)
     p.add_argument('--frames', type=int, default=200,
                    help='timed frames per stream row')
+    p.add_argument('--rounds', type=int, default=1,
+                   help='measure every row this many times, the rows in '
+                   'turn each round (drift on a shared machine then hits '
+                   'every row alike); a row reports the median of its '
+                   'rounds and their range')
     p.add_argument('--no-clip', dest='clip', action='store_false',
                    help='skip the whole-clip rows')
     p.add_argument('--clip-model', default='a0', choices=sorted(DEFAULT_SIZES))
@@ -143,6 +152,8 @@ def parse_args(argv=None):
     if args.size is not None and args.size < MIN_FRAME_SIZE:
         p.error(f'--size must be at least {MIN_FRAME_SIZE} (MoViNets stride '
                 'by 32)')
+    if args.rounds < 1:
+        p.error(f'--rounds must be positive, got {args.rounds}')
     if {'tf', 'tflite'} & set(args.backends) and \
             not os.path.isfile(args.tf_python):
         p.error(f'no TF Python at {args.tf_python}: build .venv-tf (make '
@@ -168,6 +179,7 @@ def main(argv=None) -> int:
         models=args.models, threads=args.threads, backends=args.backends,
         size=args.size, compile_models=args.compile_models, clip=args.clip,
         clip_model=args.clip_model, clip_size=args.clip_size,
+        state_layouts=args.state_layouts,
         clip_threads=args.clip_threads, warmup=args.warmup,
         frames=args.frames, clip_frames=args.clip_frames,
         clip_runs=args.clip_runs)
@@ -180,8 +192,9 @@ def main(argv=None) -> int:
         clip_frames=args.clip_frames, tf_python=args.tf_python)
     pool_exports = latency_pool.export_models(
         pool_rows, work_dir, reuse=args.reuse_exports)
-    results = latency.run_rows(rows, exports, args.tf_python,
-                               args.row_timeout)
+    results = latency.merge_rounds([
+        latency.run_rows(rows, exports, args.tf_python, args.row_timeout)
+        for _ in range(args.rounds)])
     results += latency_pool.run_rows(pool_rows, pool_exports,
                                      args.row_timeout)
     load_after = os.getloadavg()

@@ -46,6 +46,11 @@ def parse_args(argv=None):
                         '(MakeStateful) instead of explicit inputs/outputs')
     parser.add_argument('--class-names', help='text file, one class name per '
                         'line (default: from the config / data set)')
+    parser.add_argument('--state-layout',
+                        choices=['eager', 'channels_first', 'channels_last'],
+                        help='stream: the states\' shapes (default: the '
+                        "backend's fastest, channels_last for litert, "
+                        'channels_first for the others)')
     return parser.parse_args(argv)
 
 
@@ -76,7 +81,7 @@ def main(argv=None) -> str:
                        args.out, frames=args.frames, cfg=cfg,
                        config_path=args.config, checkpoint=args.checkpoint,
                        class_names=class_names, stateful=args.stateful,
-                       force=args.force)
+                       force=args.force, state_layout=args.state_layout)
     print(f'exported {args.mode} model ({args.backend}) to {out}')
     return out
 
