@@ -37,7 +37,7 @@ STREAM_BACKENDS = ('eager', 'inference', 'compile', 'ort', 'ort-int8',
                    'openvino-f32', 'openvino-bf16', 'openvino-stateful',
                    'executorch', 'executorch-int8', 'litert', 'tf', 'tflite')
 CLIP_BACKENDS = ('eager', 'inference', 'compile', 'ort', 'openvino-f32',
-                 'openvino-bf16', 'tf')
+                 'openvino-bf16', 'executorch', 'litert', 'tf')
 DEFAULT_SIZES = {'a0': 172, 'a1': 172, 'a2': 224, 'a3': 256, 'a4': 290,
                  'a5': 320}
 # backend -> the export it runs. OpenVINO reads the ONNX export directly
