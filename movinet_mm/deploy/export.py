@@ -54,10 +54,11 @@ from .meta import (
 from .schema import SCHEMA_VERSION, scores_of
 
 BACKENDS = ('onnx', 'openvino', 'executorch', 'litert')
-# The stream states' layout each runtime is fastest with (measured, A0-Stream
-# 172², docs/deploy.md#state-layouts): LiteRT's XNNPACK computes in NHWC.
+# The stream states' layout of each runtime (measured, A0-Stream 172²,
+# docs/results.md#stream-state-layouts): LiteRT computes in NHWC, and NHWC
+# states save it a transpose per state; the others keep channels first.
 STATE_LAYOUT_OF = {'onnx': 'channels_first', 'openvino': 'channels_first',
-                 'executorch': 'channels_first', 'litert': 'channels_last'}
+                   'executorch': 'channels_first', 'litert': 'channels_last'}
 MODEL_FILES = {'onnx': 'model.onnx', 'openvino': 'model.xml',
                'executorch': 'model.pte', 'litert': 'model.tflite'}
 ONNX_OPSET = 18

@@ -102,6 +102,7 @@ BAD_FIELDS = [
     ('input_names', ['video'], "'input_names'.*'inputs'"),
     ('frames', 0, "'frames'"),
     ('class_names', ['one'], "'class_names'.*8"),
+    ('state_layout', 'nhwc', "'state_layout'.*'channels_last'"),
 ]
 
 
