@@ -101,7 +101,7 @@ def export_models(rows, work_dir: Path, *, reuse: bool,
                               if r['backend'] == 'ort-loop'}):
         done = export_batch1(
             work_dir, {'models': [(arch, 'stream', size)],
-                       'backends': {'stream': {'ort'}, 'clip': set()}},
+                       'kinds': {'stream': {'onnx'}, 'clip': set()}},
             reuse=reuse, int8_calibration_frames=0, clip_frames=0, log=log)
         out[(arch, size, 0)] = done[(arch, 'stream', 'onnx')]
     for arch, size, streams in sorted({(r['arch'], r['size'], r['streams'])

@@ -48,6 +48,26 @@ def test_tiny_pool_run_writes_rows_and_table(tmp_path, capsys):
     assert '| 1.00× |' in table
 
 
+def test_ort_loop_rows_run_the_batch1_export(tmp_path):
+    """ort-loop: the batch-1 ONNX export, made by the stream rows'
+    exporter (in its default state layout), stepped once per stream."""
+    pytest.importorskip('onnxruntime')
+    out = tmp_path / 'rows.json'
+    assert benchmark_latency.main([
+        '--models', 'a0', '--size', '32', '--threads', '1', '--backends',
+        'ort-loop', '--streams', '1', '2', '--pool-only', '--warmup', '0',
+        '--frames', '2', '--work-dir', str(tmp_path / 'work'), '--json',
+        str(out)]) == 0
+    rows = json.loads(out.read_text())['rows']
+    assert [(r['backend'], r['streams']) for r in rows] == [
+        ('ort-loop', 1), ('ort-loop', 2)]
+    assert all('error' not in r and r['frames_per_second'] > 0
+               for r in rows), rows
+    meta = json.loads((tmp_path / 'work' / 'a0_stream_32' / 'onnx' /
+                       'meta.json').read_text())
+    assert meta['state_layout'] == 'channels_first'
+
+
 def test_failed_pool_rows_in_table_and_bad_arguments(capsys):
     row = dict(mode='pool', arch='a0', size=32, threads=1, backend='ort',
                workers=1, streams=4, error='export failed: boom')
