@@ -72,6 +72,13 @@ class _Network(nn.Module):
         self.project, _ = backbone.project.to_inference(size)
         self.head = recognizer.cls_head.to_inference()
 
+    def fold_pads(self) -> None:
+        """Every explicit stride-2 pad folded into its conv or pool (a
+        symmetric pad and a crop): for runtimes that refuse quantized pads."""
+        for module in self.modules():
+            if hasattr(module, 'fold_pad'):
+                module.fold_pad()
+
 
 class StreamInferenceModel(nn.Module):
     """One frame of one stream: ``forward(image, *states) -> (logits, *states)``.
@@ -109,6 +116,12 @@ class StreamInferenceModel(nn.Module):
     def init_states(self) -> Tuple[Tensor, ...]:
         return tuple(torch.zeros(self.state_shapes[n], dtype=self.state_dtypes[n])
                      for n in self.state_names)
+
+    def fold_pads(self) -> 'StreamInferenceModel':
+        """The same step with no pad op (:meth:`_Network.fold_pads`), for
+        XNNPACK int8; returns self."""
+        self.net.fold_pads()
+        return self
 
     def states_from_eager(self, state: States) -> Tuple[Tensor, ...]:
         """An eager ``stream_step`` state (a dict) as this module's states."""

@@ -20,11 +20,14 @@ What stays in float:
 - the running pool sums and their division (``GlobalAvgPool``): a sum grows
   with the stream's length, so a range calibrated on short videos would
   clip it on long ones and carry the error forward;
-- the frame counters (integers);
-- zero padding (``constant_pad_nd``) runs outside the delegate: XNNPACK
-  refuses the quantized pads the lowering makes (``xnn_status_invalid_
-  parameter`` at load time in executorch 1.5), so the pads stay float ops
-  between delegate segments.
+- the frame counters (integers).
+
+There is no pad op: XNNPACK refuses the quantized pads the lowering makes
+(``xnn_status_invalid_parameter`` at load time in executorch 1.5), and
+float pads split the program into delegate segments, so the step's
+stride-2 pads are folded into their convs and pools first
+(``StreamInferenceModel.fold_pads``: a symmetric pad and a crop; same
+outputs). Any pad the partitioner still met would stay outside the delegate.
 """
 import os.path as osp
 from typing import Any, Dict, Iterator, Optional, Sequence
@@ -214,7 +217,8 @@ def quantize_xnnpack_model(model_dir: str, out: str,
     quiet_torchao_kernel_warnings()
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    step = load_stream_step(meta)
+    # no pad op: XNNPACK refuses quantized pads, which split the program
+    step = load_stream_step(meta).fold_pads()
     args = example_inputs(step, 'stream')
     graph = torch.export.export(step, args).module()
     integer_adds_as_scalar_ops(graph)
@@ -253,8 +257,8 @@ def quantize_xnnpack_model(model_dir: str, out: str,
                 kind='random frames' if random_frames else 'videos',
                 videos=report['videos'], frames=report['frames'],
                 max_frames_per_video=max_frames, skipped=report['skipped']),
-            float_nodes=['GlobalAvgPool (running sums)', 'constant_pad_nd',
-                         'frame counters'],
+            float_nodes=['GlobalAvgPool (running sums)', 'frame counters'],
+            pads_folded=True,
             quantize_head=True,
             source_model=osp.abspath(osp.join(model_dir, meta['file'])),
             source_model_sha256=sha256_file(

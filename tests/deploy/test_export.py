@@ -119,6 +119,31 @@ def test_stream_inference_form_equals_eager(arch, conv_type, overrides,
     assert all(torch.equal(back[k], eager[k]) for k in eager)
 
 
+@pytest.mark.parametrize('size', [(40, 36), (33, 32)])  # even, odd: pads
+def test_folded_pads_stream_like_explicit_ones(size):
+    """fold_pads: no pad op left (stride-2 convs and the skip pools pad
+    inside the window, then crop), the same logits and states."""
+    model = randomize_(build_recognizer('a0', True, num_classes=9), seed=3)
+    plain = build_inference_model(model, 'stream', size)
+    folded = build_inference_model(model, 'stream', size).fold_pads()
+    video = torch.rand(1, 3, 4, *size)
+    graph = torch.export.export(folded, (video[:, :, :1],
+                                         *folded.init_states())).graph
+    assert not [n for n in graph.nodes if 'pad' in str(n.target)]
+    crops = [m for m in folded.modules() if getattr(m, 'crop', None)]
+    assert len(crops) >= 2  # an even size has asymmetric pads to fold
+    if size == (40, 36):
+        assert any(type(m).__name__ == 'InferenceAvgPool' for m in crops)
+    a, b = plain.init_states(), folded.init_states()
+    with torch.no_grad():
+        for t in range(video.shape[2]):
+            out_a = plain(video[:, :, t:t + 1], *a)
+            out_b = folded(video[:, :, t:t + 1], *b)
+            a, b = out_a[1:], out_b[1:]
+            for x, y in zip(out_a, out_b):
+                assert scaled_error(y.numpy(), x.numpy()) <= INFERENCE_TOL
+
+
 @pytest.mark.parametrize('stream', [False, True])
 def test_clip_inference_form_equals_eager(stream):
     model = randomize_(build_recognizer('a0', stream, num_classes=9), seed=4)

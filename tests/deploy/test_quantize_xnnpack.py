@@ -58,6 +58,7 @@ def test_xnnpack_int8_quantize_and_evaluate(tiny_et, tmp_path, capsys):
     assert meta['backend'] == 'executorch' and meta['file'] == 'model.pte'
     assert q['format'] == 'XNNPACK' and q['per_channel']
     assert q['calibrate_method'] == 'histogram'  # the quantizer's observer
+    assert q['pads_folded'] and 'constant_pad_nd' not in q['float_nodes']
     assert q['calibration']['videos'] == 4
     assert q['calibration']['frames'] == 6 + 7 + 8 + 9
     assert len(q['calibration']['skipped']) == 1 and \

@@ -29,7 +29,8 @@ class SkipBlock(nn.Module):
     def to_inference(self, size: Tuple[int, int]) -> nn.Sequential:
         pool = None
         if self.pool is not None:
-            pool, size = self.pool.to_inference(size)
+            pool, size = self.pool.to_inference(
+                size, self.projection.conv.in_channels)
         projection, _ = self.projection.to_inference(size)
         return nn.Sequential(*([pool] if pool is not None else []),
                              projection)

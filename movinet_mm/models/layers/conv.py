@@ -65,6 +65,23 @@ def same_padding(size: Tuple[int, int], kernel: Tuple[int, int],
     return (0, 0), (left, right, top, bottom), out
 
 
+def folded_padding(pad: Tuple[int, int, int, int], stride: Tuple[int, int]
+                   ) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+    """An explicit TF 'SAME' pad ``(left, right, top, bottom)`` before a
+    strided window as symmetric padding ``(ph, pw)`` and the outputs to drop
+    first ``(rows, cols)``: the window grid moves by whole strides, so the
+    outputs after them are TF's. Why: runtimes that refuse a quantized pad
+    (XNNPACK) get a conv and a slice instead."""
+    left, right, top, bottom = pad
+
+    def axis(before, after, s):
+        drop = -(-(after - before) // s) if after > before else 0
+        return before + drop * s, drop
+    (ph, rows), (pw, cols) = axis(top, bottom, stride[0]), axis(left, right,
+                                                                 stride[1])
+    return (ph, pw), (rows, cols)
+
+
 def pad_strided(x: Tensor, kernel: Tuple[int, int],
                 stride: Tuple[int, int]) -> Tensor:
     """The size-dependent TF 'SAME' padding of a strided conv, applied to
@@ -261,7 +278,8 @@ class ConvBlock(nn.Module):
         padding, pad, out = same_padding(size, (kh, kw), self.stride[1:])
         conv = static_conv2d(weight, bias, self.stride[1:], padding,
                              self.conv.groups)
-        return InferenceConv(conv, pad, inference_activation(self.act)), out
+        return InferenceConv(conv, pad, inference_activation(self.act),
+                             out), out
 
 
 class StreamConvBlock(nn.Module):
@@ -408,16 +426,30 @@ class InferenceConv(nn.Module):
     """A 4-D conv with static 'SAME' padding, folded BN and an activation."""
 
     def __init__(self, conv: nn.Conv2d, pad: Optional[Tuple[int, ...]],
-                 act: Optional[nn.Module]):
+                 act: Optional[nn.Module],
+                 out_size: Optional[Tuple[int, int]] = None):
         super().__init__()
         self.conv = conv
         self.pad = pad
         self.act = act
+        self.out_size = out_size
+        self.crop = None  # (rows, cols) dropped first, once the pad is folded
+
+    def fold_pad(self) -> None:
+        """The explicit pad as conv padding and a crop (``folded_padding``)."""
+        if self.pad is None or self.out_size is None:
+            return
+        self.conv.padding, self.crop = folded_padding(self.pad,
+                                                      self.conv.stride)
+        self.pad = None
 
     def forward(self, x: Tensor) -> Tensor:
         if self.pad is not None:
             x = F.pad(x, self.pad)
         x = self.conv(x)
+        if self.crop is not None:
+            (rows, cols), (h, w) = self.crop, self.out_size
+            x = x[:, :, rows:rows + h, cols:cols + w]
         return x if self.act is None else self.act(x)
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .conv import tf_same_padding
+from .conv import folded_padding, tf_same_padding
 from .fast_ops import fast_ops_enabled, frames_view, from_frames
 from .state import (
     StateSpec,
@@ -55,9 +55,10 @@ class SamePadAvgPool(nn.Module):
             torch.tensor(cols, dtype=x.dtype, device=x.device)[None, :]
         return sums / count
 
-    def to_inference(self, size: Tuple[int, int]
+    def to_inference(self, size: Tuple[int, int],
+                     channels: Optional[int] = None
                      ) -> Tuple['InferenceAvgPool', Tuple[int, int]]:
-        pool = InferenceAvgPool(size)
+        pool = InferenceAvgPool(size, channels)
         return pool, pool.out_size
 
 
@@ -65,8 +66,10 @@ class InferenceAvgPool(nn.Module):
     """:class:`SamePadAvgPool` on ``[T, C, H, W]`` frames of a fixed size:
     the padding and each window's real-cell count are computed once."""
 
-    def __init__(self, size: Tuple[int, int]):
+    def __init__(self, size: Tuple[int, int], channels: Optional[int] = None):
         super().__init__()
+        self.channels = channels
+        self.crop = None  # (rows, cols) dropped first, once the pad is folded
         h, w = size
         top, bottom = tf_same_padding(h, 3, 2)
         left, right = tf_same_padding(w, 3, 2)
@@ -81,8 +84,24 @@ class InferenceAvgPool(nn.Module):
             1, 1, out_h, out_w), persistent=False)
         self.out_size = (out_h, out_w)
 
+    def fold_pad(self) -> None:
+        """The pad folded into the window (``folded_padding``): the window
+        sums as a depthwise conv of ones (avg_pool2d allows no padding
+        beyond half the window), then a crop and the real-cell division."""
+        if self.crop is not None or self.channels is None:
+            return
+        self.padding, self.crop = folded_padding(self.pad, (2, 2))
+        self.register_buffer('ones', torch.ones(self.channels, 1, 3, 3),
+                             persistent=False)
+        self.rescale = self.rescale / 9.0
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(F.pad(x, self.pad), 3, 2) * self.rescale
+        if self.crop is None:
+            return F.avg_pool2d(F.pad(x, self.pad), 3, 2) * self.rescale
+        (rows, cols), (h, w) = self.crop, self.out_size
+        sums = F.conv2d(x, self.ones, None, 2, self.padding,
+                        groups=self.channels)
+        return sums[:, :, rows:rows + h, cols:cols + w] * self.rescale
 
 
 def spatial_mean(x: Tensor) -> Tensor:
