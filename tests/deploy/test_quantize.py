@@ -57,14 +57,19 @@ def write_calibration_videos(root):
     return videos, ann
 
 
+def tiny_model(root):
+    """CONFIG written to ``root``, its config and its random recognizer."""
+    config = root / 'tiny.py'
+    config.write_text(CONFIG)
+    cfg = Config.fromfile(str(config))
+    return config, cfg, randomize_(MODELS.build(cfg.model), seed=3).eval()
+
+
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """A float ONNX stream export, videos and an annotation file."""
     root = tmp_path_factory.mktemp('quantize')
-    config = root / 'tiny.py'
-    config.write_text(CONFIG)
-    cfg = Config.fromfile(str(config))
-    model = randomize_(MODELS.build(cfg.model), seed=3)
+    config, cfg, model = tiny_model(root)
     fp32 = export_model(model, 'onnx', 'stream', (32, 32),
                         str(root / 'fp32'), cfg=cfg, config_path=str(config))
     videos, ann = write_calibration_videos(root)

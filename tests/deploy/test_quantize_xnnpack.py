@@ -12,10 +12,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, randomize_
-from mmengine.config import Config
-from mmengine.registry import MODELS
-from test_quantize import CONFIG, fake_dir, stream, write_calibration_videos
+from helpers import REPO
+from test_quantize import (
+    fake_dir,
+    stream,
+    tiny_model,
+    write_calibration_videos,
+)
 
 from movinet_mm.deploy.export import export_model
 from movinet_mm.deploy.meta import DeployError, read_meta, write_json
@@ -33,10 +36,7 @@ import quantize as quantize_tool  # noqa: E402
 def tiny_et(tmp_path_factory):
     """A float ExecuTorch stream export with its checkpoint, and videos."""
     root = tmp_path_factory.mktemp('quantize_xnnpack')
-    config = root / 'tiny.py'
-    config.write_text(CONFIG)
-    cfg = Config.fromfile(str(config))
-    model = randomize_(MODELS.build(cfg.model), seed=3).eval()
+    config, cfg, model = tiny_model(root)
     checkpoint = root / 'tiny.pth'
     torch.save(dict(state_dict=model.state_dict()), str(checkpoint))
     fp32 = export_model(model, 'executorch', 'stream', (32, 32),
