@@ -35,6 +35,7 @@ auto_scale_lr = dict(enable=True, base_batch_size=64)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
+    constructor='MergedGroupsOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=lr, betas=(0.9, 0.999),
                    weight_decay=0.05),
     paramwise_cfg=dict(custom_keys={'rezero': dict(decay_mult=0.)}),

@@ -131,6 +131,7 @@ val_evaluator = None
 
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='MergedGroupsOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.999),
                    weight_decay=0.01),
     # the residual scales start at 0 (as the official init); at the base lr

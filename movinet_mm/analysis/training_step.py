@@ -8,9 +8,11 @@ One step is split into forward (the recognizer's loss, from the
 preprocessed batch), backward and optimizer (clipping, AdamW step,
 ``zero_grad``). "before" runs the same model inside
 :func:`~movinet_mm.models.layers.fast_ops.reference_ops` (the plain
-formulation) with torch's default per-tensor AdamW, "after" the default
-fast form with the config's optimizer (``fused=True``); the two alternate
-step by step in one process, so that both see the same machine load.
+formulation) with torch's default per-tensor AdamW over MMEngine's default
+parameter groups (one per parameter), "after" the default fast form with
+the config's optimizer (``fused=True``, the groups merged by
+``MergedGroupsOptimWrapperConstructor``); the two alternate step by step
+in one process, so that both see the same machine load.
 """
 import copy
 import os
@@ -48,7 +50,8 @@ def cpu_description() -> dict:
 def build(config: str = CONFIG, seed: int = 0):
     """The config's recognizer (train mode) and two optimizer wrappers over
     its parameters: the config's ("after") and the same without ``fused``
-    ("before", torch's default per-tensor AdamW)."""
+    and the merged groups ("before": torch's default per-tensor AdamW, one
+    group per parameter)."""
     import torch
     from mmengine.config import Config
     from mmengine.logging import MMLogger
@@ -69,6 +72,7 @@ def build(config: str = CONFIG, seed: int = 0):
         model.init_weights()
         after = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
         cfg.optim_wrapper.optimizer.pop('fused', None)
+        cfg.optim_wrapper.pop('constructor', None)
         before = build_optim_wrapper(model, cfg.optim_wrapper)
     finally:
         logger.setLevel(level)

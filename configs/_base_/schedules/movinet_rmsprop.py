@@ -65,6 +65,7 @@ param_scheduler = [
 optim_wrapper = dict(
     # Keras `clipnorm=1.0` clips the gradient of each variable to norm 1
     type='PerVariableClipOptimWrapper',
+    constructor='MergedGroupsOptimWrapperConstructor',
     # Keras RMSprop: epsilon inside the square root and the lr applied
     # before the momentum buffer (torch.optim.RMSprop differs on both,
     # which matters with eps=1.0)

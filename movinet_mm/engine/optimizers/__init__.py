@@ -1,3 +1,4 @@
+from .merged_groups import MergedGroupsOptimWrapperConstructor
 from .per_variable_clip import (
     PerVariableClipAmpOptimWrapper,
     PerVariableClipOptimWrapper,
@@ -5,6 +6,6 @@ from .per_variable_clip import (
 from .tf_rmsprop import TFRMSprop
 
 __all__ = [
-    'PerVariableClipAmpOptimWrapper', 'PerVariableClipOptimWrapper',
-    'TFRMSprop'
+    'MergedGroupsOptimWrapperConstructor', 'PerVariableClipAmpOptimWrapper',
+    'PerVariableClipOptimWrapper', 'TFRMSprop'
 ]
