@@ -4,7 +4,6 @@ from typing import Dict, List
 from mmaction.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.optim import DefaultOptimWrapperConstructor
 
-
 PER_PARAMETER_KEYS = ('params', 'param_names')
 
 
