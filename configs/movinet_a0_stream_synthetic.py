@@ -121,8 +121,8 @@ train_cfg = dict(
 # written (no scaling to the batch). fused: torch's one-kernel AdamW (CPU
 # and CUDA, torch >= 2.4), 5x faster than the per-tensor loop on the CPU;
 # it runs once per parameter group, so the groups of equal options are
-# merged (the default constructor makes one per parameter; the updates are
-# the same to the bit).
+# merged (the default constructor makes one per parameter; for the same
+# gradients the updates are the same to the bit).
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 optim_wrapper = dict(
     _delete_=True,

@@ -61,9 +61,11 @@ class MergedGroupsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     its own group, so a fused or foreach optimizer (``AdamW(fused=True)``)
     runs once per parameter: 265 kernel calls per step for A0, most of the
     optimizer's time on a CPU. Merged, each set of options (lr, weight
-    decay, ...) is one group and one call; every parameter gets the same
-    update as before. Checkpoints saved with unmerged groups (by the default
-    constructor) still load: their groups are merged the same way.
+    decay, ...) is one group and one call; for the same gradients every
+    parameter gets the same update to the bit (gradient clipping sums the
+    norms in the new parameter order, which rounds differently).
+    Checkpoints saved with unmerged groups (by the default constructor)
+    still load: their groups are merged the same way.
     """
 
     def __call__(self, model):
