@@ -13,7 +13,9 @@ stream, peak RSS and the model bytes. Backends:
   (:func:`~movinet_mm.deploy.export_pool`, one export per stream count,
   made in its own process before the rows);
 - ``ort-loop``: onnxruntime on the usual batch-1 export, the pool calling
-  it once per stream (no batching: the reference for ``ort``).
+  it once per stream (no batching: the reference for ``ort``);
+- ``litert-loop``: the same with the batch-1 LiteRT export (NHWC states),
+  each worker with its own interpreter.
 
 ``workers`` (``--pool-workers``): the pool splits each call's streams into
 that many shards run at once in as many threads, each with ``threads //
@@ -48,7 +50,10 @@ from .latency import (
     stream_config,
 )
 
-POOL_BACKENDS = ('inference', 'ort', 'ort-loop')
+POOL_BACKENDS = ('inference', 'ort', 'ort-loop', 'litert-loop')
+# the batch-1 export a '-loop' row steps once per stream, and its runtime
+LOOP_EXPORTS = {'ort-loop': ('onnx', 'onnxruntime'),
+                'litert-loop': ('litert', 'litert')}
 FPS = 30  # a camera's frame rate, for the "30-fps streams" column
 
 
@@ -93,17 +98,20 @@ export_pool(model.eval(), (int(size), int(size)), out, int(streams),
 def export_models(rows, work_dir: Path, *, reuse: bool,
                   log: Callable[[str], None] = _log) -> dict:
     """The exports the ``ort`` rows (a pool export per stream count) and
-    the ``ort-loop`` rows (the batch-1 export, streams 0 in the key) need:
-    {(arch, size, streams): model_dir or an error string}."""
+    the ``-loop`` rows (the batch-1 export; streams 0 and its format in the
+    key) need: {(arch, size, streams[, format]): model_dir or an error
+    string}."""
     from .latency import export_models as export_batch1
     out = {}
-    for arch, size in sorted({(r['arch'], r['size']) for r in rows
-                              if r['backend'] == 'ort-loop'}):
+    for arch, size, fmt in sorted({(r['arch'], r['size'],
+                                    LOOP_EXPORTS[r['backend']][0])
+                                   for r in rows
+                                   if r['backend'] in LOOP_EXPORTS}):
         done = export_batch1(
             work_dir, {'models': [(arch, 'stream', size)],
-                       'kinds': {'stream': {'onnx'}, 'clip': set()}},
+                       'kinds': {'stream': {fmt}, 'clip': set()}},
             reuse=reuse, int8_calibration_frames=0, clip_frames=0, log=log)
-        out[(arch, size, 0)] = done[(arch, 'stream', 'onnx')]
+        out[(arch, size, 0, fmt)] = done[(arch, 'stream', fmt)]
     for arch, size, streams in sorted({(r['arch'], r['size'], r['streams'])
                                        for r in rows
                                        if r['backend'] == 'ort'}):
@@ -138,9 +146,11 @@ def _pool(spec: dict):
     """The pool of a row, every slot joined, and the model bytes."""
     from movinet_mm.deploy import StreamPool
     workers = spec.get('workers', 1)
-    if spec['backend'] in ('ort', 'ort-loop'):
+    if spec['backend'] in ('ort', *LOOP_EXPORTS):
         from movinet_mm.deploy import load_runtime
-        runtime = load_runtime(spec['model_dir'], 'onnxruntime',
+        runtime_name = LOOP_EXPORTS.get(spec['backend'],
+                                        ('onnx', 'onnxruntime'))[1]
+        runtime = load_runtime(spec['model_dir'], runtime_name,
                                num_threads=spec['threads'] // workers)
         pool = StreamPool(runtime, slots=spec['streams'], workers=workers)
         model_bytes = _model_files_bytes(spec['model_dir'])
@@ -196,10 +206,12 @@ def run_rows(rows, exports: dict, timeout: float,
     for spec in rows:
         name = (f'pool {spec["arch"]} t{spec["threads"]} {spec["backend"]} '
                 f'w{spec.get("workers", 1)} x{spec["streams"]}')
-        if spec['backend'] in ('ort', 'ort-loop'):
-            streams = spec['streams'] if spec['backend'] == 'ort' else 0
-            where = exports.get((spec['arch'], spec['size'], streams),
-                                'error: not exported')
+        if spec['backend'] in ('ort', *LOOP_EXPORTS):
+            key = (spec['arch'], spec['size'], spec['streams']) \
+                if spec['backend'] == 'ort' else \
+                (spec['arch'], spec['size'], 0,
+                 LOOP_EXPORTS[spec['backend']][0])
+            where = exports.get(key, 'error: not exported')
             if where.startswith('error'):
                 results.append(dict(spec, error=where[len('error: '):]))
                 log(f'{name}: {where}')

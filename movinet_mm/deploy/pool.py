@@ -108,10 +108,12 @@ class StreamPool:
             (``make_fx``, a second or so at 172x172) instead of calling
             ``vmap`` every step (slower per call).
         workers: split each call's streams into this many shards run at
-            once by as many Python threads (torch ops and onnxruntime
+            once by as many Python threads (torch ops and the runtimes
             release the GIL); give each worker its share of the CPU threads
             (``torch.set_num_threads``, ``load_runtime(num_threads=...)``).
-            Not for a pool export (its rows run in one call).
+            A runtime that cannot run calls from several threads at once
+            (every one but onnxruntime) is loaded once more per extra
+            worker. Not for a pool export (its rows run in one call).
 
     ``step`` takes ``{slot: frame}`` (frames ``[1, 3, 1, H, W]``, or ``[3,
     1, H, W]``, preprocessed) and returns ``{slot: logits [K]}``, or a batch
@@ -180,6 +182,12 @@ class StreamPool:
         self.workers = workers
         self._executor = ThreadPoolExecutor(workers) if workers > 1 \
             else None
+        # one runtime per worker unless it takes concurrent calls
+        self._runtimes = [] if self.is_torch else [self.runtime]
+        if workers > 1 and not self.is_torch and \
+                not self.runtime.concurrent_calls:
+            self._runtimes += [self.runtime.copy()
+                               for _ in range(workers - 1)]
         self._trace_lock = threading.Lock()
         if self.is_torch:
             self.states = [torch.zeros((self.slots, *row_shapes[n]),
@@ -306,23 +314,24 @@ class StreamPool:
         else:
             batch = np.ascontiguousarray(batch, dtype=np.float32)
         if self._executor is None or len(slots) < 2:
-            logits = self._step_part(slots, batch)
+            logits = self._step_part(slots, batch, 0)
         else:  # contiguous shards, one per worker
             bounds = np.linspace(0, len(slots), min(self.workers, len(slots))
                                  + 1).round().astype(int)
             parts = list(self._executor.map(
-                lambda ab: self._step_part(slots[ab[0]:ab[1]],
-                                           batch[ab[0]:ab[1]]),
-                zip(bounds[:-1], bounds[1:])))
+                lambda i: self._step_part(slots[bounds[i]:bounds[i + 1]],
+                                          batch[bounds[i]:bounds[i + 1]], i),
+                range(len(bounds) - 1)))
             logits = torch.cat(parts) if self.is_torch else \
                 np.concatenate(parts)
         if isinstance(frames, Mapping):
             return {s: logits[i] for i, s in enumerate(slots)}
         return logits
 
-    def _step_part(self, slots: List[int], batch):
+    def _step_part(self, slots: List[int], batch, worker: int):
         if not self.is_torch:
-            return self._step_runtime(slots, batch)
+            return self._step_runtime(
+                slots, batch, self._runtimes[worker % len(self._runtimes)])
         with torch.no_grad():  # grad mode is per thread
             return self._step_torch(slots, batch)
 
@@ -355,8 +364,8 @@ class StreamPool:
                 s.index_copy_(0, index, n)
         return logits
 
-    def _step_runtime(self, slots: List[int], batch: np.ndarray):
-        run = self.runtime._run
+    def _step_runtime(self, slots: List[int], batch: np.ndarray, runtime):
+        run = runtime._run
         if self.fixed == 1:  # a batch-1 export: one call per stream
             rows = []
             for i, slot in enumerate(slots):

@@ -105,10 +105,16 @@ class Runtime:
     """An exported model: ``meta``, state contract, ``stream_step``/``predict``."""
 
     backend = ''
+    # whether one instance may run calls from several threads at once
+    # (StreamPool's workers); else each worker gets its own copy()
+    concurrent_calls = False
 
-    def __init__(self, model_dir: str, meta: dict):
+    def __init__(self, model_dir: str, meta: dict, num_threads=None,
+                 precision: str = 'f32'):
         self.model_dir = model_dir
         self.meta = meta
+        self.num_threads = num_threads
+        self.precision = precision
         self.mode = meta['mode']
         self.frame_size = frame_size_of(meta)
         self.num_classes = int(meta['num_classes'])
@@ -224,12 +230,19 @@ class Runtime:
     def _run(self, inputs: List[np.ndarray]) -> List[np.ndarray]:
         raise NotImplementedError
 
+    def copy(self) -> 'Runtime':
+        """Another runtime of the same export and options (its own
+        interpreter or request, for another thread)."""
+        return type(self)(self.model_dir, self.meta, self.num_threads,
+                          self.precision)
+
 
 class OnnxRuntime(Runtime):
     backend = 'onnxruntime'
+    concurrent_calls = True  # InferenceSession.run is thread-safe
 
     def __init__(self, model_dir, meta, num_threads=None, precision='f32'):
-        super().__init__(model_dir, meta)
+        super().__init__(model_dir, meta, num_threads, precision)
         ort = require('onnxruntime')
         if precision != 'f32':
             raise DeployError(f'onnxruntime runs the exported graph as it is '
@@ -256,7 +269,7 @@ class OpenVINORuntime(Runtime):
     backend = 'openvino'
 
     def __init__(self, model_dir, meta, num_threads=None, precision='f32'):
-        super().__init__(model_dir, meta)
+        super().__init__(model_dir, meta, num_threads, precision)
         ov = require('openvino')
         if meta.get('stateful'):
             raise DeployError(
@@ -292,7 +305,7 @@ class ExecuTorchRuntime(Runtime):
     backend = 'executorch'
 
     def __init__(self, model_dir, meta, num_threads=None, precision='f32'):
-        super().__init__(model_dir, meta)
+        super().__init__(model_dir, meta, num_threads, precision)
         if precision != 'f32':
             raise DeployError(f'the ExecuTorch program runs as exported '
                               f'(float32); precision {precision!r} is for '
@@ -328,7 +341,7 @@ class LiteRTRuntime(Runtime):
     backend = 'litert'
 
     def __init__(self, model_dir, meta, num_threads=None, precision='f32'):
-        super().__init__(model_dir, meta)
+        super().__init__(model_dir, meta, num_threads, precision)
         if precision != 'f32':
             raise DeployError(f'the LiteRT model runs as exported (float32); '
                               f'precision {precision!r} is for openvino')

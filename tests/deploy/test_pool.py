@@ -1,6 +1,8 @@
 """StreamPool: N streams in one batched call equal each stream run alone
 (PyTorch inference form, the ONNX pool export and a batch-1 export), with
 joins, leaves and a reset mid-stream; bad input is one line."""
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -155,6 +157,34 @@ def test_runtime_pool_equals_streams_alone(exports, which):
         StreamPool(load_runtime(pool_dir), slots=SLOTS + 1)
     with pytest.raises(ValueError, match='workers must be 1'):
         StreamPool(load_runtime(pool_dir), workers=2)
+
+
+def test_runtime_copies_for_workers_that_cannot_share_one(tiny, exports):
+    """A runtime that takes no concurrent calls (LiteRT, ExecuTorch,
+    OpenVINO) gets one copy per extra worker; onnxruntime is shared. The
+    LiteRT pool in 2 workers equals each stream run alone."""
+    pool = StreamPool(load_runtime(exports[0], num_threads=1), slots=SLOTS,
+                      workers=2)
+    assert len(pool._runtimes) == 1  # onnxruntime: one session, 2 threads
+    pool.close()
+    if not all(importlib.util.find_spec(m) is not None
+               for m in ('litert_torch', 'ai_edge_litert')):
+        pytest.skip('litert-torch / ai-edge-litert not installed')
+    model, cfg, root = tiny
+    litert_dir = export_model(model, 'litert', 'stream', SIZE,
+                              str(root / 'litert'), cfg=cfg)
+    single = load_runtime(litert_dir, num_threads=1)
+    pool = StreamPool(load_runtime(litert_dir, num_threads=1), slots=SLOTS,
+                      workers=2)
+    assert len(pool._runtimes) == 2
+    assert pool._runtimes[1] is not pool.runtime
+    assert pool._runtimes[1].interpreter is not pool.runtime.interpreter
+    assert pool._runtimes[1].num_threads == 1
+
+    def step_fn(frame, state):
+        return single.stream_step(frame.numpy(), state)
+    check_pool(pool, step_fn, single.init_state)
+    pool.close()
 
 
 def test_bad_input(tiny):

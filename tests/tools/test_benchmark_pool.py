@@ -68,6 +68,27 @@ def test_ort_loop_rows_run_the_batch1_export(tmp_path):
     assert meta['state_layout'] == 'channels_first'
 
 
+def test_litert_loop_rows_run_the_batch1_litert_export(tmp_path):
+    """litert-loop: the batch-1 LiteRT export (NHWC states), one interpreter
+    per worker."""
+    for module in ('litert_torch', 'ai_edge_litert'):
+        pytest.importorskip(module)
+    out = tmp_path / 'rows.json'
+    assert benchmark_latency.main([
+        '--models', 'a0', '--size', '32', '--threads', '2', '--backends',
+        'litert-loop', '--streams', '2', '--pool-workers', '2',
+        '--pool-only', '--warmup', '0', '--frames', '2', '--work-dir',
+        str(tmp_path / 'work'), '--json', str(out)]) == 0
+    rows = json.loads(out.read_text())['rows']
+    assert [(r['backend'], r['workers'], r['streams']) for r in rows] == [
+        ('litert-loop', 2, 2)]
+    assert all('error' not in r and r['frames_per_second'] > 0
+               for r in rows), rows
+    meta = json.loads((tmp_path / 'work' / 'a0_stream_32' / 'litert' /
+                       'meta.json').read_text())
+    assert meta['state_layout'] == 'channels_last'
+
+
 def test_failed_pool_rows_in_table_and_bad_arguments(capsys):
     row = dict(mode='pool', arch='a0', size=32, threads=1, backend='ort',
                workers=1, streams=4, error='export failed: boom')

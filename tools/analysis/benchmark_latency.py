@@ -36,7 +36,8 @@ Rows (``--backends``):
 :mod:`movinet_mm.analysis.latency_pool`): that many streams stepped together
 by a ``StreamPool``, one pooled call per frame of every stream, for the
 ``inference`` and ``ort`` backends (``ort``: an export with that fixed pool
-dimension) and ``ort-loop`` (the batch-1 export called once per stream);
+dimension), ``ort-loop`` and ``litert-loop`` (the batch-1 ONNX or LiteRT
+export called once per stream);
 reported: ms per pooled call (median, p90) and the aggregate
 ``frames_per_second``. ``--pool-workers 1 2`` adds rows whose pool runs
 its streams in that many threads at once (each with threads/workers CPU
@@ -93,8 +94,8 @@ def parse_args(argv=None):
                    '172, A2 224, ...)')
     p.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     p.add_argument('--backends', nargs='+', default=list(STREAM_BACKENDS),
-                   choices=STREAM_BACKENDS + ('ort-loop', ),
-                   help='ort-loop: --streams rows only')
+                   choices=STREAM_BACKENDS + ('ort-loop', 'litert-loop'),
+                   help='ort-loop, litert-loop: --streams rows only')
     p.add_argument('--state-layouts', nargs='+', default=[],
                    choices=['eager', 'channels_first', 'channels_last'],
                    help='stream rows of the exported backends once per '
