@@ -187,6 +187,24 @@ def test_runtime_copies_for_workers_that_cannot_share_one(tiny, exports):
     pool.close()
 
 
+@pytest.mark.parametrize('runtime', ['openvino', 'executorch'])
+def test_other_runtimes_in_two_workers_equal_streams_alone(tiny, exports,
+                                                           runtime):
+    pytest.importorskip(runtime)
+    model, cfg, root = tiny
+    model_dir = exports[0] if runtime == 'openvino' else export_model(
+        model, 'executorch', 'stream', SIZE, str(root / 'pte'), cfg=cfg)
+    single = load_runtime(model_dir, runtime, num_threads=1)
+    pool = StreamPool(load_runtime(model_dir, runtime, num_threads=1),
+                      slots=SLOTS, workers=2)
+    assert len(pool._runtimes) == 2
+
+    def step_fn(frame, state):
+        return single.stream_step(frame.numpy(), state)
+    check_pool(pool, step_fn, single.init_state)
+    pool.close()
+
+
 def test_bad_input(tiny):
     step = build_inference_model(tiny[0], 'stream', SIZE)
     pool = StreamPool(step, slots=2)
