@@ -51,9 +51,11 @@ from .latency import (
 )
 
 POOL_BACKENDS = ('inference', 'ort', 'ort-loop', 'litert-loop')
-# the batch-1 export a '-loop' row steps once per stream, and its runtime
-LOOP_EXPORTS = {'ort-loop': ('onnx', 'onnxruntime'),
-                'litert-loop': ('litert', 'litert')}
+# the runtime of each exported-model row, and the batch-1 export format a
+# '-loop' row steps once per stream
+POOL_RUNTIMES = {'ort': 'onnxruntime', 'ort-loop': 'onnxruntime',
+                 'litert-loop': 'litert'}
+LOOP_FORMATS = {'ort-loop': 'onnx', 'litert-loop': 'litert'}
 FPS = 30  # a camera's frame rate, for the "30-fps streams" column
 
 
@@ -104,9 +106,9 @@ def export_models(rows, work_dir: Path, *, reuse: bool,
     from .latency import export_models as export_batch1
     out = {}
     for arch, size, fmt in sorted({(r['arch'], r['size'],
-                                    LOOP_EXPORTS[r['backend']][0])
+                                    LOOP_FORMATS[r['backend']])
                                    for r in rows
-                                   if r['backend'] in LOOP_EXPORTS}):
+                                   if r['backend'] in LOOP_FORMATS}):
         done = export_batch1(
             work_dir, {'models': [(arch, 'stream', size)],
                        'kinds': {'stream': {fmt}, 'clip': set()}},
@@ -146,11 +148,10 @@ def _pool(spec: dict):
     """The pool of a row, every slot joined, and the model bytes."""
     from movinet_mm.deploy import StreamPool
     workers = spec.get('workers', 1)
-    if spec['backend'] in ('ort', *LOOP_EXPORTS):
+    if spec['backend'] in POOL_RUNTIMES:
         from movinet_mm.deploy import load_runtime
-        runtime_name = LOOP_EXPORTS.get(spec['backend'],
-                                        ('onnx', 'onnxruntime'))[1]
-        runtime = load_runtime(spec['model_dir'], runtime_name,
+        runtime = load_runtime(spec['model_dir'],
+                               POOL_RUNTIMES[spec['backend']],
                                num_threads=spec['threads'] // workers)
         pool = StreamPool(runtime, slots=spec['streams'], workers=workers)
         model_bytes = _model_files_bytes(spec['model_dir'])
@@ -206,11 +207,10 @@ def run_rows(rows, exports: dict, timeout: float,
     for spec in rows:
         name = (f'pool {spec["arch"]} t{spec["threads"]} {spec["backend"]} '
                 f'w{spec.get("workers", 1)} x{spec["streams"]}')
-        if spec['backend'] in ('ort', *LOOP_EXPORTS):
-            key = (spec['arch'], spec['size'], spec['streams']) \
-                if spec['backend'] == 'ort' else \
-                (spec['arch'], spec['size'], 0,
-                 LOOP_EXPORTS[spec['backend']][0])
+        if spec['backend'] in POOL_RUNTIMES:
+            fmt = LOOP_FORMATS.get(spec['backend'])
+            key = (spec['arch'], spec['size'], 0, fmt) if fmt else \
+                (spec['arch'], spec['size'], spec['streams'])
             where = exports.get(key, 'error: not exported')
             if where.startswith('error'):
                 results.append(dict(spec, error=where[len('error: '):]))

@@ -48,45 +48,33 @@ def test_tiny_pool_run_writes_rows_and_table(tmp_path, capsys):
     assert '| 1.00× |' in table
 
 
-def test_ort_loop_rows_run_the_batch1_export(tmp_path):
-    """ort-loop: the batch-1 ONNX export, made by the stream rows'
-    exporter (in its default state layout), stepped once per stream."""
-    pytest.importorskip('onnxruntime')
-    out = tmp_path / 'rows.json'
-    assert benchmark_latency.main([
-        '--models', 'a0', '--size', '32', '--threads', '1', '--backends',
-        'ort-loop', '--streams', '1', '2', '--pool-only', '--warmup', '0',
-        '--frames', '2', '--work-dir', str(tmp_path / 'work'), '--json',
-        str(out)]) == 0
-    rows = json.loads(out.read_text())['rows']
-    assert [(r['backend'], r['streams']) for r in rows] == [
-        ('ort-loop', 1), ('ort-loop', 2)]
-    assert all('error' not in r and r['frames_per_second'] > 0
-               for r in rows), rows
-    meta = json.loads((tmp_path / 'work' / 'a0_stream_32' / 'onnx' /
-                       'meta.json').read_text())
-    assert meta['state_layout'] == 'channels_first'
-
-
-def test_litert_loop_rows_run_the_batch1_litert_export(tmp_path):
-    """litert-loop: the batch-1 LiteRT export (NHWC states), one interpreter
-    per worker."""
-    for module in ('litert_torch', 'ai_edge_litert'):
+@pytest.mark.parametrize('backend, fmt, modules, workers, layout', [
+    ('ort-loop', 'onnx', ('onnxruntime', ), '1', 'channels_first'),
+    ('litert-loop', 'litert', ('litert_torch', 'ai_edge_litert'), '2',
+     'channels_last')])
+def test_loop_rows_run_the_batch1_export(tmp_path, backend, fmt, modules,
+                                         workers, layout):
+    """ort-loop / litert-loop: the batch-1 export, made by the stream rows'
+    exporter (in the backend's default state layout), stepped once per
+    stream (LiteRT in 2 workers: an interpreter each)."""
+    for module in modules:
         pytest.importorskip(module)
     out = tmp_path / 'rows.json'
     assert benchmark_latency.main([
-        '--models', 'a0', '--size', '32', '--threads', '2', '--backends',
-        'litert-loop', '--streams', '2', '--pool-workers', '2',
+        '--models', 'a0', '--size', '32', '--threads', workers, '--backends',
+        backend, '--streams', '1', '2', '--pool-workers', workers,
         '--pool-only', '--warmup', '0', '--frames', '2', '--work-dir',
         str(tmp_path / 'work'), '--json', str(out)]) == 0
     rows = json.loads(out.read_text())['rows']
+    # rows with 2 workers need 2 streams
+    streams = [1, 2] if workers == '1' else [2]
     assert [(r['backend'], r['workers'], r['streams']) for r in rows] == [
-        ('litert-loop', 2, 2)]
+        (backend, int(workers), k) for k in streams]
     assert all('error' not in r and r['frames_per_second'] > 0
                for r in rows), rows
-    meta = json.loads((tmp_path / 'work' / 'a0_stream_32' / 'litert' /
+    meta = json.loads((tmp_path / 'work' / 'a0_stream_32' / fmt /
                        'meta.json').read_text())
-    assert meta['state_layout'] == 'channels_last'
+    assert meta['state_layout'] == layout
 
 
 def test_failed_pool_rows_in_table_and_bad_arguments(capsys):
