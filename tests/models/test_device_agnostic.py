@@ -9,12 +9,11 @@ import random
 
 import pytest
 import torch
+from helpers import REPO
 from mmengine.config import Config
 
 import movinet_mm  # noqa: F401
 from movinet_mm.search.supernet import MoViNetSupernet
-
-from helpers import REPO
 
 META = torch.device('meta')
 SPACE = dict(stem_base=8, block_bases=(8, 16, 24, 24, 32), project_base=32,
