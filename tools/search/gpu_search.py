@@ -8,7 +8,8 @@ on one recent GPU; nothing else in movinet_mm needs a GPU.
     python tools/search/gpu_search.py --max-iters 3000 --target-fraction 0.25
 
 Writes ``--work-dir``/searched_arch.json, searched_config.py and
-search_log.jsonl (as ``mim train`` of the config does) and prints the
+search_log.jsonl (as ``mim train`` of the config does; it runs
+``tools/train.py``, so a GPU box needs no openmim) and prints the
 most likely architecture.
 """
 import argparse
@@ -67,7 +68,8 @@ def main(argv=None):
                        check=True)
     start = time.time()
     proc = subprocess.run(
-        [sys.executable, '-m', 'mim', 'train', 'movinet_mm', CONFIG,
+        # tools/train.py: what `mim train` runs, without needing openmim
+        [sys.executable, 'tools/train.py', CONFIG,
          '--work-dir', args.work_dir, '--cfg-options',
          f'train_cfg.target_gmacs={target}',
          f'train_cfg.max_iters={args.max_iters}',
