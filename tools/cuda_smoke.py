@@ -88,16 +88,11 @@ class Steps:
 
 
 def load_model(checkpoint: str, device: str):
-    import torch
-    from mmaction.registry import MODELS
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    init_default_scope('mmaction')
-    cfg = Config.fromfile(osp.join(REPO, CONFIG))
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu')
-    return model.to(torch.device(device)).eval()
+    """The demo config's model with ``checkpoint`` (checked), on ``device``
+    (the online API's loader)."""
+    from movinet_mm.apis import init_recognizer
+    return init_recognizer(osp.join(REPO, CONFIG), checkpoint,
+                           device=device)[0]
 
 
 def relative_error(a, b) -> float:
